@@ -1,0 +1,49 @@
+use adv_core::{CoreError, Norm};
+
+/// Errors of `adv-attacks`.
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    /// An invalid threat model, data or argument from `adv-core`.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// An attack configuration outside its domain.
+    #[error("{attack}: {problem}")]
+    InvalidConfig {
+        /// The attack.
+        attack: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The attack does not support the threat model's norm.
+    #[error("{attack} does not support the {norm} norm (it supports {supported})")]
+    UnsupportedNorm {
+        /// The attack.
+        attack: String,
+        /// The norm asked for.
+        norm: Norm,
+        /// The norms it supports.
+        supported: String,
+    },
+    /// An attack name that is not in the catalogue.
+    #[error("unknown attack '{0}' (run `adv-bench attacks` for the list)")]
+    UnknownAttack(String),
+    /// The attack produced NaN or infinite inputs (usually a model whose gradients blew up).
+    #[error("{0} produced non-finite inputs")]
+    NonFinite(String),
+    /// Arguments that do not fit together, such as batch sizes.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+impl AttackError {
+    /// An [`AttackError::InvalidConfig`] for `attack`.
+    pub fn config(attack: &str, problem: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            attack: attack.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Result alias of `adv-attacks`.
+pub type Result<T> = std::result::Result<T, AttackError>;

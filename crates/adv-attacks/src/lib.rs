@@ -1,0 +1,27 @@
+//! Adversarial attacks on image classifiers, written once for every Burn backend.
+//!
+//! An attack implements [`Attack::run`]; the harness [`attack_batch`] selects the samples worth
+//! attacking, chooses targets, projects the result onto the threat model and decides success
+//! from the model's own predictions.
+//!
+//! | attack | paper | norms |
+//! | --- | --- | --- |
+//! | [`Fgsm`] | Goodfellow et al., ICLR 2015 | Linf, L2 |
+//! | [`Pgd`] | Madry et al., ICLR 2018 | Linf, L2, L1 |
+#![warn(missing_docs)]
+
+mod attack;
+mod catalogue;
+mod error;
+mod fgsm;
+mod gradient;
+mod harness;
+mod pgd;
+
+pub use attack::{Attack, AttackInput, NoObserver, StepObserver};
+pub use catalogue::{AttackConfig, AttackInfo, AttackOverrides, catalogue};
+pub use error::{AttackError, Result};
+pub use fgsm::{Fgsm, FgsmConfig};
+pub use gradient::StepSize;
+pub use harness::{BatchOutcome, RunOptions, attack_batch};
+pub use pgd::{Pgd, PgdConfig};

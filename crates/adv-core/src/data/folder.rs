@@ -1,0 +1,288 @@
+//! Folders of PNG and JPEG images, labelled by sub-folder or by file name.
+
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, GenericImageView, ImageReader};
+
+use super::Dataset;
+use super::load::{class_count, dataset};
+use crate::{CoreError, Result};
+
+/// File extensions read as images (compared case-insensitively).
+const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+/// Loads the PNG and JPEG images in `dir`; the number of classes is the largest label plus one.
+/// See [`load_image_folder_with_classes`].
+pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
+    load_image_folder_with_classes(dir, None)
+}
+
+/// Loads the PNG and JPEG images in `dir`, with `num_classes` classes if given (every label must
+/// be below it), else the largest label plus one.
+///
+/// Two layouts are read:
+/// * class sub-folders `dir/<class>/<image>`: when `dir` has any sub-folder (hidden ones
+///   aside), only the images inside sub-folders count. If every class name is an integer, that
+///   integer is the label; otherwise classes are numbered in name order.
+/// * flat files named `<anything>_<label>.<ext>`, such as `cifar10_03_0.png`.
+///
+/// Flat files are read in name order, class folders by label, then by file name. All images must have the same size; they
+/// are converted to RGB if any of them has colour, else to grayscale (alpha is dropped). Values
+/// are `byte / 255`, NCHW.
+pub fn load_image_folder_with_classes(dir: &Path, num_classes: Option<usize>) -> Result<Dataset> {
+    let files = labelled_files(dir)?;
+    if files.is_empty() {
+        return Err(CoreError::data(dir, "contains no PNG or JPEG images"));
+    }
+    let decoded = files
+        .iter()
+        .map(|(path, _)| decode(path))
+        .collect::<Result<Vec<_>>>()?;
+    let (images, channels) = pixels(&files, &decoded)?;
+    let (width, height) = decoded[0].dimensions();
+    let labels: Vec<usize> = files.iter().map(|&(_, label)| label).collect();
+    let out_of_range = num_classes.and_then(|n| files.iter().find(|&&(_, label)| label >= n));
+    let blamed = out_of_range.map_or(dir, |(path, _)| path);
+    let classes = class_count(&labels, num_classes, blamed)?;
+    dataset(
+        dir,
+        images,
+        labels,
+        [channels, height as usize, width as usize],
+        classes,
+    )
+}
+
+/// The images' values in NCHW order and their number of channels: all in RGB if any has
+/// colour, else in grayscale.
+fn pixels(files: &[(PathBuf, usize)], decoded: &[DynamicImage]) -> Result<(Vec<f32>, usize)> {
+    let channels = if decoded.iter().any(|i| i.color().has_color()) {
+        3
+    } else {
+        1
+    };
+    let (first_path, first) = (&files[0].0, &decoded[0]);
+    let mut values = Vec::new();
+    for ((path, _), image) in files.iter().zip(decoded) {
+        if image.dimensions() != first.dimensions() {
+            let ((w, h), (fw, fh)) = (image.dimensions(), first.dimensions());
+            return Err(CoreError::data(
+                path,
+                format!(
+                    "is {w}x{h} but {} is {fw}x{fh}: all images must have the same size",
+                    first_path.display()
+                ),
+            ));
+        }
+        let raw = if channels == 3 {
+            image.to_rgb8().into_raw()
+        } else {
+            image.to_luma8().into_raw()
+        };
+        push_chw(&raw, channels, &mut values);
+    }
+    Ok((values, channels))
+}
+
+/// Appends an HWC image of `channels` channels to `out` in CHW order, scaled to `[0, 1]`.
+fn push_chw(raw: &[u8], channels: usize, out: &mut Vec<f32>) {
+    for channel in 0..channels {
+        out.extend(
+            raw.iter()
+                .skip(channel)
+                .step_by(channels)
+                .map(|&v| f32::from(v) / 255.0),
+        );
+    }
+}
+
+fn decode(path: &Path) -> Result<DynamicImage> {
+    ImageReader::open(path)
+        .and_then(ImageReader::with_guessed_format)
+        .map_err(|e| CoreError::io(path, e))?
+        .decode()
+        .map_err(|e| CoreError::data(path, format!("cannot decode the image: {e}")))
+}
+
+/// The images under `dir` with their labels.
+fn labelled_files(dir: &Path) -> Result<Vec<(PathBuf, usize)>> {
+    let (folders, files) = list(dir)?;
+    if folders.is_empty() {
+        files
+            .into_iter()
+            .map(|path| label_from_name(&path).map(|label| (path, label)))
+            .collect()
+    } else {
+        class_folder_files(&folders)
+    }
+}
+
+/// The images in each class folder, labelled by the folder's integer name if all names are
+/// integers, else by the folder's rank in name order (`folders` is sorted); ordered by label,
+/// then by path.
+fn class_folder_files(folders: &[PathBuf]) -> Result<Vec<(PathBuf, usize)>> {
+    let numbers: Option<Vec<usize>> = folders.iter().map(|f| file_name(f).parse().ok()).collect();
+    let labels = numbers.unwrap_or_else(|| (0..folders.len()).collect());
+    let mut labelled = Vec::new();
+    for (folder, label) in folders.iter().zip(labels) {
+        let (_, files) = list(folder)?;
+        labelled.extend(files.into_iter().map(|path| (path, label)));
+    }
+    labelled.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    Ok(labelled)
+}
+
+/// The label at the end of a file name: `cifar10_03_7.png` has label 7.
+fn label_from_name(path: &Path) -> Result<usize> {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    stem.rsplit_once('_')
+        .and_then(|(_, label)| label.parse().ok())
+        .ok_or_else(|| {
+            CoreError::data(
+                path,
+                "no label in the file name: expected `<name>_<label>.<ext>` or class sub-folders",
+            )
+        })
+}
+
+/// The visible sub-folders and the image files of `dir`, each sorted by name.
+fn list(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))?;
+    let (mut folders, mut files) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let path = entry.map_err(|e| CoreError::io(dir, e))?.path();
+        if path.is_dir() && !file_name(&path).starts_with('.') {
+            folders.push(path);
+        } else if path.is_file() && is_image(&path) {
+            files.push(path);
+        }
+    }
+    folders.sort();
+    files.sort();
+    Ok((folders, files))
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e)))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use image::{GrayImage, Luma, Rgb, RgbImage};
+
+    use super::super::load::testing::{assert_data_error, write};
+    use super::*;
+
+    /// A `w`x`h` RGB image whose pixel (x, y) is (x, y, seed).
+    fn rgb(w: u32, h: u32, seed: u8) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| Rgb([x as u8, y as u8, seed]))
+    }
+
+    fn gray(w: u32, h: u32, value: u8) -> GrayImage {
+        GrayImage::from_pixel(w, h, Luma([value]))
+    }
+
+    #[test]
+    fn labels_flat_files_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        rgb(3, 2, 51).save(dir.path().join("img_01_7.png")).unwrap();
+        rgb(3, 2, 0).save(dir.path().join("img_00_2.png")).unwrap();
+        write(&dir.path().join("README.md"), b"not an image");
+        let data = load_image_folder(dir.path()).unwrap();
+        assert_eq!(
+            (data.len(), data.shape(), data.num_classes()),
+            (2, [3, 2, 3], 8)
+        );
+        assert_eq!(data.labels(), &[2, 7]);
+        let image = data.image(1);
+        assert_eq!(image[..3], [0.0, 1.0 / 255.0, 2.0 / 255.0]); // red = x
+        assert_eq!(image[6 + 3], 1.0 / 255.0); // green = y, second row
+        assert_eq!(image[12], 0.2); // blue = seed
+    }
+
+    #[test]
+    fn labels_class_folders_by_rank_or_number() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, value) in [("dog", 10), ("cat", 20)] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+            gray(2, 2, value)
+                .save(dir.path().join(class).join("a.png"))
+                .unwrap();
+        }
+        rgb(2, 2, 0)
+            .save(dir.path().join("dog").join("b.jpg"))
+            .unwrap();
+        std::fs::create_dir(dir.path().join(".hidden")).unwrap();
+        let data = load_image_folder_with_classes(dir.path(), Some(5)).unwrap();
+        assert_eq!(
+            (data.len(), data.shape(), data.num_classes()),
+            (3, [3, 2, 2], 5)
+        );
+        assert_eq!(data.labels(), &[0, 1, 1]);
+        assert_eq!(data.image(0), &[20.0 / 255.0; 12]);
+
+        let numbered = tempfile::tempdir().unwrap();
+        for class in ["10", "2"] {
+            std::fs::create_dir(numbered.path().join(class)).unwrap();
+            gray(2, 2, 0)
+                .save(numbered.path().join(class).join("x.png"))
+                .unwrap();
+        }
+        let data = load_image_folder(numbered.path()).unwrap();
+        assert_eq!(
+            (data.labels(), data.shape(), data.num_classes()),
+            (&[2, 10][..], [1, 2, 2], 11)
+        );
+    }
+
+    #[test]
+    fn size_mismatch_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        rgb(2, 2, 0).save(dir.path().join("a_0.png")).unwrap();
+        rgb(3, 2, 0).save(dir.path().join("b_1.png")).unwrap();
+        let result = load_image_folder(dir.path());
+        assert_data_error(result, &dir.path().join("b_1.png"), "is 3x2 but");
+    }
+
+    #[test]
+    fn unlabelled_names_and_corrupt_images_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        rgb(2, 2, 0).save(dir.path().join("a_x.png")).unwrap();
+        assert_data_error(
+            load_image_folder(dir.path()),
+            &dir.path().join("a_x.png"),
+            "no label",
+        );
+        std::fs::remove_file(dir.path().join("a_x.png")).unwrap();
+        write(&dir.path().join("a_1.png"), b"\x89PNG\r\n\x1a\n truncated");
+        assert_data_error(
+            load_image_folder(dir.path()),
+            &dir.path().join("a_1.png"),
+            "cannot decode",
+        );
+    }
+
+    #[test]
+    fn empty_folder_and_labels_beyond_the_class_count_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_data_error(load_image_folder(dir.path()), dir.path(), "no PNG or JPEG");
+        gray(2, 2, 0).save(dir.path().join("a_1.png")).unwrap();
+        gray(2, 2, 0).save(dir.path().join("b_4.png")).unwrap();
+        let result = load_image_folder_with_classes(dir.path(), Some(4));
+        assert_data_error(
+            result,
+            &dir.path().join("b_4.png"),
+            "out of range for 4 classes",
+        );
+    }
+}
