@@ -1,1 +1,38 @@
-fn main() {}
+//! `cargo xtask`: project automation. Each command is one file under `commands/`.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Project automation for the adv workspace.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a small CNN on the embedded digits, attack it with FGSM and PGD over a list of
+    /// epsilons, print the table and write a run folder (arguments go to `adv-bench quickstart`).
+    Quickstart(commands::quickstart::QuickstartArgs),
+    /// The checks a change must pass, cheapest first: format, lints, tests.
+    Validate(commands::validate::ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    let result = match Xtask::parse().command {
+        Command::Quickstart(args) => commands::quickstart::handle(args),
+        Command::Validate(args) => commands::validate::handle(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -175,6 +175,10 @@ fn project_l1<const D: usize>(delta: Tensor<D>, eps: Tensor<1>) -> Tensor<D> {
     let rho = above.clone().float();
     let theta = (cumulative.gather(1, above - 1) - eps_rows).div(rho).clamp_min(0.0);
     let shrunk = (magnitude - theta.expand([n, width])).clamp_min(0.0) * rows.clone().sign();
+    // Cancellation in `magnitude - theta` can leave the sum a few ulps of the entries above
+    // eps; a final rescale restores the guarantee.
+    let excess = (eps.clone() / Norm::L1.norms(shrunk.clone()).clamp_min(TINY)).clamp_max(1.0);
+    let shrunk = shrunk * excess.reshape([n, 1]).expand([n, width]);
     let inside = Norm::L1
         .norms(rows.clone())
         .lower_equal(eps)

@@ -144,9 +144,17 @@ mod tests {
         let mut bytes = record(1, 1);
         bytes.pop();
         write(&path, &bytes);
-        assert_data_error(load_cifar10_bin(&[path.clone()]), &path, "3072 bytes");
+        assert_data_error(
+            load_cifar10_bin(std::slice::from_ref(&path)),
+            &path,
+            "3072 bytes",
+        );
         write(&path, &[]);
-        assert_data_error(load_cifar10_bin(&[path.clone()]), &path, "0 bytes");
+        assert_data_error(
+            load_cifar10_bin(std::slice::from_ref(&path)),
+            &path,
+            "0 bytes",
+        );
     }
 
     #[test]
@@ -155,7 +163,7 @@ mod tests {
         let path = dir.path().join("data_batch_1.bin");
         write(&path, &[record(1, 1), record(10, 1)].concat());
         assert_data_error(
-            load_cifar10_bin(&[path.clone()]),
+            load_cifar10_bin(std::slice::from_ref(&path)),
             &path,
             "label 10 of record 1",
         );

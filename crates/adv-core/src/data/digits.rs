@@ -18,6 +18,16 @@ const MAX_PIXEL: u32 = 16;
 /// Ten digits.
 const NUM_CLASSES: usize = 10;
 
+/// The UCI digits (1,797 images) embedded in this crate: the default data set of the quickstart.
+const EMBEDDED: &[u8] = include_bytes!("../../data/digits.csv.gz");
+
+/// The UCI 8x8 digits shipped inside this crate (1,797 images, 10 classes, CC BY 4.0), so the
+/// quickstart needs no download.
+pub fn embedded_digits() -> Dataset {
+    parse_digits_csv(EMBEDDED, Path::new("<embedded digits.csv.gz>"))
+        .expect("the embedded digits parse (checked by a unit test)")
+}
+
 /// Loads the digits CSV at `path`, plain or gzip-compressed; see [`parse_digits_csv`].
 pub fn load_digits_csv(path: &Path) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
@@ -109,6 +119,13 @@ mod tests {
     fn row(label: &str) -> String {
         let pixels: Vec<String> = (0..PIXELS).map(|i| (i % 17).to_string()).collect();
         format!("{},{label}", pixels.join(","))
+    }
+
+    #[test]
+    fn embedded_digits_are_the_full_uci_set() {
+        let data = embedded_digits();
+        assert_eq!((data.len(), data.shape(), data.num_classes()), (1797, [1, 8, 8], 10));
+        assert_eq!(&data.labels()[..3], &[0, 1, 2]);
     }
 
     #[test]

@@ -26,9 +26,9 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
 ///   integer is the label; otherwise classes are numbered in name order.
 /// * flat files named `<anything>_<label>.<ext>`, such as `cifar10_03_0.png`.
 ///
-/// Flat files are read in name order, class folders by label, then by file name. All images must have the same size; they
-/// are converted to RGB if any of them has colour, else to grayscale (alpha is dropped). Values
-/// are `byte / 255`, NCHW.
+/// Flat files are read in name order, class folders by label, then by file name. All images
+/// must have the same size; they are converted to RGB if any of them has colour, else to
+/// grayscale (alpha is dropped). Values are `byte / 255`, NCHW.
 pub fn load_image_folder_with_classes(dir: &Path, num_classes: Option<usize>) -> Result<Dataset> {
     let files = labelled_files(dir)?;
     if files.is_empty() {

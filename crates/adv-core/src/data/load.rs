@@ -14,9 +14,9 @@ use crate::{CoreError, Result};
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// What [`load_dataset`] accepts, for the error it gives on anything else.
-const SUPPORTED: &str = "supported formats: a directory of CIFAR-10 .bin batches or of PNG/JPEG \
-     images, .npy images (with a .npy labels file), IDX images (MNIST, optionally gzip), \
-     CIFAR-10 .bin batches, and digits .csv or .csv.gz";
+const SUPPORTED: &str = "supported formats: a directory of CIFAR-10 batches or of PNG/JPEG \
+     images, CIFAR-10 .bin batches, .npy images (with .npy labels), IDX images (with IDX \
+     labels, optionally gzip), and digits .csv or .csv.gz";
 
 /// Loads a data set, choosing the format from `data`.
 ///
@@ -49,7 +49,13 @@ pub fn load_dataset(data: &Path, labels: Option<&Path>) -> Result<Dataset> {
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     if name.ends_with(".npy") {
-        npy::load_npy(data, required_labels(data, labels, "a .npy labels file")?)
+        let labels = labels.ok_or_else(|| {
+            CoreError::InvalidArgument(format!(
+                "{}: .npy images need a .npy labels file",
+                data.display()
+            ))
+        })?;
+        npy::load_npy(data, labels)
     } else if name.ends_with(".bin") {
         no_labels_expected(data, labels)?;
         cifar::load_cifar10_bin(&[data.to_path_buf()])
@@ -72,7 +78,7 @@ fn load_idx_by_magic(data: &Path, labels: Option<&Path>) -> Result<Dataset> {
     } else if head == idx::LABELS_MAGIC.to_be_bytes() {
         Err(CoreError::data(
             data,
-            "this is an IDX labels file: give the IDX images file as the data and this one as the labels",
+            "this is an IDX labels file: give the IDX images as the data, this file as the labels",
         ))
     } else {
         Err(CoreError::data(
@@ -104,12 +110,6 @@ fn inferred_idx_labels(images: &Path) -> Result<PathBuf> {
         )));
     }
     Ok(labels)
-}
-
-fn required_labels<'a>(data: &Path, labels: Option<&'a Path>, what: &str) -> Result<&'a Path> {
-    labels.ok_or_else(|| {
-        CoreError::InvalidArgument(format!("{}: these images need {what}", data.display()))
-    })
 }
 
 fn no_labels_expected(data: &Path, labels: Option<&Path>) -> Result<()> {

@@ -14,7 +14,7 @@ mod npy;
 
 pub use cifar::load_cifar10_bin;
 pub use dataset::{Batch, Dataset};
-pub use digits::{load_digits_csv, parse_digits_csv};
+pub use digits::{embedded_digits, load_digits_csv, parse_digits_csv};
 pub use folder::{load_image_folder, load_image_folder_with_classes};
 pub use idx::load_idx;
 pub use load::load_dataset;

@@ -1,4 +1,5 @@
-//! NumPy `.npy` arrays (format versions 1, 2 and 3, <https://numpy.org/neps/nep-0001-npy-format.html>).
+//! NumPy `.npy` arrays, format versions 1, 2 and 3
+//! (<https://numpy.org/devdocs/reference/generated/numpy.lib.format.html>).
 //!
 //! A `.npy` file is the magic `\x93NUMPY`, a major and minor version byte, the little-endian
 //! length of a header (`u16` in version 1, `u32` after), the header (a Python dict literal with
@@ -294,7 +295,8 @@ enum Value {
 }
 
 impl Header {
-    /// Parses the Python dict literal `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.
+    /// Parses a Python dict literal such as
+    /// `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.
     fn parse(text: &str) -> std::result::Result<Self, String> {
         let mut cursor = Cursor { rest: text };
         let (mut descr, mut fortran_order, mut shape) = (None, None, None);

@@ -1,0 +1,207 @@
+//! `adv-bench eval`: a model, a data set, attacks and epsilons in; a table and a report out.
+
+use std::path::{Path, PathBuf};
+
+use adv_attacks::{AttackConfig, AttackOverrides, StepSize};
+use adv_bench::{BenchError, DataSource, EvalPlan, Progress, Result, RunContext, evaluate};
+use adv_core::burn::tensor::Device;
+use adv_core::{Dataset, Goal, Loss, Norm, TargetSelection, ThreatModel};
+use adv_models::{Model, ModelConfig, load_weights, read_checkpoint_config, sidecar_path};
+use clap::Args;
+
+use super::{BackendArgs, parse_epsilon};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Architecture (mlp, small-cnn); may be left out for a checkpoint written by `train`,
+    /// whose architecture is in the JSON file beside the weights.
+    #[arg(long)]
+    model: Option<String>,
+    /// Weights file (Burn record, `.bpk`).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Data: a file or folder (IDX, .npy, CIFAR-10 .bin, image folder, digits .csv[.gz]) or
+    /// the embedded `digits`, `digits:train`, `digits:test`.
+    #[arg(long)]
+    data: String,
+    /// Labels file, for formats that keep labels apart (.npy, IDX).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Evaluate only the first N samples.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Attack to run (repeatable; default fgsm and pgd). `adv-bench attacks` lists them.
+    #[arg(long = "attack")]
+    attacks: Vec<String>,
+    /// Norm of the threat model.
+    #[arg(long, default_value = "linf")]
+    norm: Norm,
+    /// Radius (repeatable), as a decimal or a fraction such as 8/255. Default: 8/255 (linf),
+    /// 0.5 (l2), 12 (l1).
+    #[arg(long = "eps", value_parser = parse_epsilon)]
+    epsilons: Vec<f32>,
+    /// Iterations of iterative attacks.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Step length: auto, an absolute value, or a multiple of epsilon such as 0.25x.
+    #[arg(long)]
+    step_size: Option<StepSize>,
+    /// Loss climbed by gradient attacks: ce (cross-entropy) or cw (logit margin).
+    #[arg(long)]
+    loss: Option<Loss>,
+    /// Start iterative attacks at the clean input instead of a random point of the ball.
+    #[arg(long)]
+    no_random_start: bool,
+    /// untargeted, targeted, or targeted-or-misclassified.
+    #[arg(long, default_value = "untargeted")]
+    goal: String,
+    /// Target of the targeted goals: random, least-likely, next, or a class index.
+    #[arg(long, default_value = "random")]
+    target: String,
+    /// Logit margin an example needs to count as adversarial.
+    #[arg(long, default_value_t = 0.0)]
+    confidence: f32,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Samples per batch.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the Markdown report here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let spec = args.backend.spec()?;
+    let device = spec.device()?;
+    let source = DataSource::parse(&args.data, args.labels.as_deref());
+    let mut data = source.load()?;
+    if let Some(limit) = args.limit {
+        data = data.take(limit);
+    }
+    let plan = plan(&args)?;
+    let (model, architecture) = load_model(args.model.as_deref(), &args.weights, &data, &device)?;
+    let mut report = evaluate(&model, &data, &plan, &device, &Progress::terminal())?;
+    report.context = RunContext {
+        model: format!("{architecture} ({})", args.weights.display()),
+        data: source.describe(),
+        backend: spec.describe(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    println!("{}", report.summary_table());
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.markdown {
+        report.write_markdown(path)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn plan(args: &EvalArgs) -> Result<EvalPlan> {
+    let overrides = AttackOverrides {
+        steps: args.steps,
+        step_size: args.step_size,
+        loss: args.loss,
+        random_start: args.no_random_start.then_some(false),
+    };
+    let names = if args.attacks.is_empty() {
+        vec!["fgsm".to_owned(), "pgd".to_owned()]
+    } else {
+        args.attacks.clone()
+    };
+    let attacks = names
+        .iter()
+        .map(|name| AttackConfig::from_name(name, &overrides))
+        .collect::<adv_attacks::Result<Vec<_>>>()?;
+    let epsilons = if args.epsilons.is_empty() {
+        vec![match args.norm {
+            Norm::Linf => 8.0 / 255.0,
+            Norm::L2 => 0.5,
+            Norm::L1 => 12.0,
+        }]
+    } else {
+        args.epsilons.clone()
+    };
+    let threat = ThreatModel::new(args.norm, 0.0)?.with_goal(goal(&args.goal, &args.target)?);
+    let plan = EvalPlan {
+        attacks,
+        threat,
+        epsilons,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        confidence: args.confidence,
+    };
+    plan.check()?;
+    Ok(plan)
+}
+
+fn goal(goal: &str, target: &str) -> Result<Goal> {
+    let selection = || -> Result<TargetSelection> {
+        Ok(match target {
+            "random" => TargetSelection::Random,
+            "least-likely" => TargetSelection::LeastLikely,
+            "next" => TargetSelection::Next,
+            class => TargetSelection::Fixed(class.parse().map_err(|_| {
+                BenchError::InvalidArgument(format!(
+                    "unknown target '{class}' (expected random, least-likely, next or a class index)"
+                ))
+            })?),
+        })
+    };
+    match goal {
+        "untargeted" => Ok(Goal::Untargeted),
+        "targeted" => Ok(Goal::Targeted(selection()?)),
+        "targeted-or-misclassified" => Ok(Goal::TargetedOrMisclassified(selection()?)),
+        other => Err(BenchError::InvalidArgument(format!(
+            "unknown goal '{other}' (expected untargeted, targeted or targeted-or-misclassified)"
+        ))),
+    }
+}
+
+/// The model of `weights`: the architecture comes from the checkpoint's JSON sidecar when there
+/// is one (and must then agree with `--model`), else from `--model` and the data's shape.
+fn load_model(
+    name: Option<&str>,
+    weights: &Path,
+    data: &Dataset,
+    device: &Device,
+) -> Result<(Model, String)> {
+    let config = if sidecar_path(weights).is_file() {
+        let config = read_checkpoint_config(weights)?;
+        if let Some(name) = name
+            && ModelConfig::from_name(name, data.shape(), data.num_classes())?.name() != config.name()
+        {
+            return Err(BenchError::InvalidArgument(format!(
+                "--model {name} disagrees with the checkpoint's architecture {} ({})",
+                config.name(),
+                sidecar_path(weights).display()
+            )));
+        }
+        config
+    } else {
+        let name = name.ok_or_else(|| {
+            BenchError::InvalidArgument(format!(
+                "{} has no architecture file beside it: give --model",
+                weights.display()
+            ))
+        })?;
+        ModelConfig::from_name(name, data.shape(), data.num_classes())?
+    };
+    if config.input() != data.shape() {
+        return Err(BenchError::InvalidArgument(format!(
+            "the model takes images of shape {:?}, the data has {:?}",
+            config.input(),
+            data.shape()
+        )));
+    }
+    Ok((load_weights(&config, weights, device)?, config.name().to_owned()))
+}

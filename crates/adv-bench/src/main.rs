@@ -1,0 +1,55 @@
+//! `adv-bench`: evaluate, train and list attacks from the command line.
+//!
+//! Every error is one line on standard error and a non-zero exit status.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Adversarial robustness evaluation of image classifiers.
+#[derive(Parser)]
+#[command(name = "adv-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate a model on a data set under attacks and epsilons; print and save the table.
+    Eval(cli::eval::EvalArgs),
+    /// Train a small model (standard training) and save a checkpoint.
+    Train(cli::train::TrainArgs),
+    /// List every attack with its threat models and options.
+    Attacks(cli::attacks::AttacksArgs),
+    /// Train on the embedded digits, attack with FGSM and PGD, write a run folder.
+    Quickstart(cli::quickstart::QuickstartArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(),
+        Err(error) => {
+            let message = error.to_string();
+            let first = message.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see adv-bench --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Train(args) => cli::train::run(args),
+        Command::Attacks(args) => cli::attacks::run(args),
+        Command::Quickstart(args) => cli::quickstart::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", error.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
