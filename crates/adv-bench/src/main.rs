@@ -33,9 +33,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
+            // clap's message runs until its first blank line (then usage and hints follow).
             let message = error.to_string();
-            let first = message.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (see adv-bench --help)");
+            let lines: Vec<&str> = message.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            eprintln!("{} (see adv-bench --help)", lines.join(" "));
             return ExitCode::from(2);
         }
     };

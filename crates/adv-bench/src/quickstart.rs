@@ -39,7 +39,7 @@ impl QuickstartOptions {
         Self {
             run_dir,
             device: DeviceSpec::default(),
-            epochs: 15,
+            epochs: 30,
             seed: 0,
             epsilons: vec![0.05, 0.1, 0.2, 0.3],
             pgd_steps: 20,

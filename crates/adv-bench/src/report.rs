@@ -184,13 +184,15 @@ fn percent(fraction: f32) -> String {
     format!("{:.1}%", 100.0 * fraction)
 }
 
-/// Epsilons as short decimals (`0.0314`), or as `k/255` when they are such a fraction.
+/// Epsilons as short decimals (`0.05`), or as `k/255` when they are such a fraction and no
+/// short decimal.
 fn format_epsilon(epsilon: f32) -> String {
+    let decimal = (epsilon * 1e4).round() / 1e4;
     let k = epsilon * 255.0;
-    if epsilon > 0.0 && (k - k.round()).abs() < 1e-3 && epsilon < 1.0 {
+    if (decimal - epsilon).abs() > 1e-7 && (k - k.round()).abs() < 1e-3 {
         format!("{}/255", k.round())
     } else {
-        format!("{}", (epsilon * 1e4).round() / 1e4)
+        format!("{decimal}")
     }
 }
 
@@ -237,6 +239,14 @@ mod tests {
         assert_eq!(lines[0], "| attack | clean | eps=0.1 | eps=8/255 |");
         assert_eq!(lines[2], "| fgsm | 90.0% | 50.0% | 70.0% |");
         assert_eq!(lines[3], "| **worst case** | 90.0% | 50.0% | 70.0% |");
+    }
+
+    #[test]
+    fn epsilons_print_as_decimals_or_fractions_of_255() {
+        assert_eq!(format_epsilon(0.2), "0.2");
+        assert_eq!(format_epsilon(8.0 / 255.0), "8/255");
+        assert_eq!(format_epsilon(0.0), "0");
+        assert_eq!(format_epsilon(0.123456), "0.1235");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use clap::Args;
 use super::{BackendArgs, parse_epsilon};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct EvalArgs {
     /// Architecture (mlp, small-cnn); may be left out for a checkpoint written by `train`,
     /// whose architecture is in the JSON file beside the weights.

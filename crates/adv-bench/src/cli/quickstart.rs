@@ -8,12 +8,13 @@ use clap::Args;
 use super::{BackendArgs, parse_epsilon};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct QuickstartArgs {
     /// Run folder; default a new `runs/quickstart-<UTC time>`.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Training epochs.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 30)]
     epochs: usize,
     /// Linf radii (repeatable); default 0.05, 0.1, 0.2, 0.3.
     #[arg(long = "eps", value_parser = parse_epsilon)]

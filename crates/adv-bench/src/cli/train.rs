@@ -10,6 +10,7 @@ use clap::Args;
 use super::BackendArgs;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Architecture: mlp or small-cnn.
     #[arg(long, default_value = "small-cnn")]
@@ -21,7 +22,7 @@ pub struct TrainArgs {
     #[arg(long)]
     labels: Option<PathBuf>,
     /// Passes over the data.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 30)]
     epochs: usize,
     /// Samples per step.
     #[arg(long, default_value_t = 32)]

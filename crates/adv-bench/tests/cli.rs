@@ -1,0 +1,125 @@
+//! The `adv-bench` binary end to end: train, eval, attacks, and one-line errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn adv_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adv-bench"))
+        .args(args)
+        .output()
+        .expect("the adv-bench binary runs")
+}
+
+/// Asserts a failure with exactly one line on stderr that contains `needle`.
+fn assert_one_line_error(args: &[&str], needle: &str) {
+    let output = adv_bench(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{args:?} should fail");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in {stderr}");
+}
+
+fn train_checkpoint(dir: &Path) -> String {
+    let weights = dir.join("digits.bpk");
+    let weights = weights.to_str().unwrap().to_owned();
+    let output = adv_bench(&["train", "--data", "digits:train", "--epochs", "3", "--out", &weights]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.join("digits.json").is_file(), "the architecture sidecar is written");
+    weights
+}
+
+#[test]
+fn train_then_eval_writes_the_report_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = train_checkpoint(dir.path());
+    let json = dir.path().join("report.json");
+    let output = adv_bench(&[
+        "eval", "--weights", &weights, "--data", "digits:test", "--attack", "fgsm", "--attack",
+        "pgd", "--steps", "5", "--eps", "0.1", "--eps", "0.3", "--json", json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| fgsm |") && stdout.contains("| pgd-5 |"), "{stdout}");
+
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let clean = report["clean_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&clean));
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "two attacks at two epsilons");
+    for result in results {
+        let robust = result["robust_accuracy"].as_f64().unwrap();
+        let epsilon = result["epsilon"].as_f64().unwrap();
+        assert!(robust <= clean, "robust accuracy never exceeds clean accuracy");
+        assert!(result["max_perturbation"].as_f64().unwrap() <= epsilon * (1.0 + 1e-5));
+        assert!(result["mean_perturbation"].as_f64().unwrap() <= epsilon * (1.0 + 1e-5));
+        assert!(result["cost"]["forward_samples"].as_u64().unwrap() > 0);
+        assert!(result["cost"]["backward_samples"].as_u64().unwrap() > 0);
+        assert!(result["wall_time_s"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+#[test]
+fn attacks_lists_the_catalogue() {
+    let output = adv_bench(&["attacks"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| fgsm | linf, l2 |") && stdout.contains("| pgd | linf, l2, l1 |"));
+    let json = adv_bench(&["attacks", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(list.as_array().unwrap().iter().any(|a| a["name"] == "pgd"));
+}
+
+#[test]
+fn bad_arguments_and_files_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bpk");
+    let missing = missing.to_str().unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--model", "small-cnn", "--weights", missing, "--data", "digits:test"];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let check = |extra: &[&str], needle: &str| {
+        let args = eval(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_one_line_error(&args, needle);
+    };
+    check(&[], "missing.bpk");
+    check(&["--eps", "-0.1"], "epsilon -0.1");
+    check(&["--eps", "abc"], "cannot read epsilon");
+    check(&["--attack", "zoo2"], "unknown attack 'zoo2'");
+    check(&["--norm", "l3"], "unknown norm");
+    check(&["--attack", "fgsm", "--norm", "l1"], "fgsm does not support the l1 norm");
+    check(&["--steps", "0"], "steps must be at least 1");
+    check(&["--backend", "onnx"], "unknown backend");
+    check(&["--goal", "sideways"], "unknown goal");
+
+    let garbage = dir.path().join("garbage.bpk");
+    std::fs::write(&garbage, b"not a checkpoint").unwrap();
+    assert_one_line_error(
+        &["eval", "--model", "mlp", "--weights", garbage.to_str().unwrap(), "--data", "digits:test"],
+        "garbage.bpk",
+    );
+    let bad_data = dir.path().join("images.npy");
+    std::fs::write(&bad_data, b"\x93NUMPY garbage").unwrap();
+    assert_one_line_error(
+        &["eval", "--model", "mlp", "--weights", missing, "--data", bad_data.to_str().unwrap()],
+        "images.npy",
+    );
+    assert_one_line_error(&["train", "--epochs", "0", "--out", missing], "epochs");
+    assert_one_line_error(&["eval", "--weights", missing], "--data");
+}
+
+#[test]
+fn a_checkpoint_knows_its_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = train_checkpoint(dir.path());
+    assert_one_line_error(
+        &["eval", "--model", "mlp", "--weights", &weights, "--data", "digits:test"],
+        "disagrees with the checkpoint's architecture small-cnn",
+    );
+    assert_one_line_error(
+        &["eval", "--weights", &weights, "--data", "digits:test", "--goal", "targeted", "--target", "12"],
+        "target class 12 does not exist",
+    );
+}
