@@ -153,4 +153,14 @@ mod tests {
         assert!(DeviceSpec::parse("onnx", None).is_err());
         assert_eq!(DeviceSpec::default().describe(), "flex/cpu");
     }
+
+    /// The whole test suite runs on LibTorch when built with `--features tch`, because Burn's
+    /// default device then is LibTorch's CPU device (CI relies on this).
+    #[cfg(all(feature = "tch", not(feature = "wgpu")))]
+    #[test]
+    #[allow(deprecated)]
+    fn default_device_is_libtorch_with_the_tch_feature() {
+        assert_eq!(Device::default(), Device::libtorch());
+        assert_eq!(DeviceSpec::parse("tch", None).unwrap().device().unwrap(), Device::libtorch());
+    }
 }
