@@ -1,0 +1,61 @@
+//! Attack and forward-pass throughput on the default backend, batch 128:
+//! `cargo bench -p adv-benches`. Figures are images per second (divan's item counter).
+//!
+//! Every measured closure reads its result back to the host (the harness does so to decide
+//! success), so asynchronous backends are synchronized inside the timing.
+
+use adv_attacks::{Attack, FgsmConfig, NoObserver, PgdConfig, RunOptions, attack_batch};
+use adv_core::burn::tensor::Device;
+use adv_core::{Norm, ThreatModel, to_floats};
+use adv_benches::{batch, small_cnn};
+use divan::Bencher;
+use divan::counter::ItemsCount;
+
+const BATCH: usize = 128;
+/// The embedded digits (8x8 grey) and CIFAR-sized colour images.
+const SHAPES: [[usize; 3]; 2] = [[1, 8, 8], [3, 32, 32]];
+
+fn main() {
+    divan::main();
+}
+
+fn shape_name(shape: [usize; 3]) -> &'static str {
+    if shape[0] == 1 { "digits-1x8x8" } else { "cifar-3x32x32" }
+}
+
+#[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
+fn forward(bencher: Bencher, name: &str) {
+    let shape = SHAPES.into_iter().find(|s| shape_name(*s) == name).unwrap_or(SHAPES[0]);
+    let device = Device::default();
+    let model = small_cnn(shape, &device);
+    let batch = batch(&model, BATCH, shape, &device);
+    bencher
+        .counter(ItemsCount::new(BATCH))
+        .bench_local(|| to_floats(model.forward(batch.images.clone())));
+}
+
+fn run_attack(bencher: Bencher, name: &str, attack: &dyn Attack) {
+    let shape = SHAPES.into_iter().find(|s| shape_name(*s) == name).unwrap_or(SHAPES[0]);
+    let device = Device::default();
+    let model = small_cnn(shape, &device);
+    let batch = batch(&model, BATCH, shape, &device);
+    // A tiny radius keeps every sample robust, so no sample stops early and each run costs
+    // exactly its number of steps.
+    let threat = ThreatModel::new(Norm::Linf, 1e-6).expect("a valid radius");
+    let options = RunOptions::default();
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        attack_batch(attack, &model, &batch, &threat, &[1e-6], &options, &mut NoObserver)
+            .expect("the attack runs")
+    });
+}
+
+#[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
+fn fgsm(bencher: Bencher, name: &str) {
+    run_attack(bencher, name, &FgsmConfig::default().init());
+}
+
+#[divan::bench(args = SHAPES.map(shape_name), sample_count = 5)]
+fn pgd_10(bencher: Bencher, name: &str) {
+    let pgd = PgdConfig { steps: 10, ..Default::default() }.init().expect("valid PGD settings");
+    run_attack(bencher, name, &pgd);
+}
