@@ -147,3 +147,51 @@ impl<C: Classifier> Classifier for Counted<C> {
         self.inner.value_and_grad(images, objective)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{to_floats, to_ints};
+    use burn::tensor::{Device, TensorData};
+
+    /// Logits `[sum(x), 2 sum(x)]` per sample.
+    struct Sums;
+
+    impl Classifier for Sums {
+        fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+            let n = images.dims()[0];
+            let sums = images.reshape([n as i32, -1]).sum_dim(1);
+            Tensor::cat(vec![sums.clone(), sums.mul_scalar(2.0)], 1)
+        }
+    }
+
+    fn images(n: usize) -> Tensor<4> {
+        let values: Vec<f32> = (0..n * 4).map(|i| i as f32 / 10.0).collect();
+        Tensor::from_data(TensorData::new(values, [n, 1, 2, 2]), &Device::default())
+    }
+
+    #[test]
+    fn value_and_grad_differentiates_the_objective_per_sample() {
+        let objective = |logits: Tensor<2>| {
+            let n = logits.dims()[0];
+            logits.slice([0..n, 1..2]).reshape([n])
+        };
+        let result = Sums.value_and_grad(images(2), &objective);
+        assert_eq!(to_floats(result.grad), vec![2.0; 8]);
+        let values = to_floats(result.values);
+        assert!((values[0] - 1.2).abs() < 1e-5 && (values[1] - 4.4).abs() < 1e-5);
+        assert_eq!(to_ints(result.logits.argmax(1).reshape([2])), vec![1, 1]);
+    }
+
+    #[test]
+    fn counted_counts_calls_and_samples() {
+        let counted = Counted::new(Sums);
+        counted.forward(images(3));
+        counted.forward(images(2));
+        counted.value_and_grad(images(4), &|logits: Tensor<2>| logits.sum_dim(1).reshape([4]));
+        assert_eq!(
+            counted.counts(),
+            CostCounts { forward_calls: 3, forward_samples: 9, backward_calls: 1, backward_samples: 4 }
+        );
+    }
+}

@@ -353,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn training_is_deterministic_for_a_seed_and_learns() {
+        let data = adv_core::data::embedded_digits().take(256);
+        let model = ModelConfig::from_name("mlp", data.shape(), 10).unwrap();
+        let config = TrainConfig { epochs: 5, batch_size: 32, seed: 3, ..Default::default() };
+        let run = || train(&model, &config, &data, &Device::default(), &mut |_| {}).unwrap();
+        let (first, second) = (run(), run());
+        assert_eq!(first.history, second.history);
+        let probe = data.batch(0, 8, &Device::default()).images;
+        assert_eq!(
+            to_floats(first.model.forward(probe.clone())),
+            to_floats(second.model.forward(probe))
+        );
+        let (start, end) = (first.history[0], first.history[4]);
+        assert!(end.loss < start.loss && end.accuracy > 0.8, "{start:?} -> {end:?}");
+    }
+
+    #[test]
     fn shape_mismatch_is_an_error() {
         let data = adv_core::data::embedded_digits().take(8);
         let model = ModelConfig::from_name("mlp", [1, 4, 4], 10).unwrap();
