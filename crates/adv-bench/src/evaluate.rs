@@ -11,6 +11,7 @@ use adv_core::burn::tensor::Device;
 use adv_core::{Classifier, Counted, Dataset, ThreatModel, check_epsilons, to_ints};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{check_model, check_results};
 use crate::report::{AttackResult, EvalReport, WorstCase};
 use crate::{BenchError, Progress, Result};
 
@@ -124,6 +125,12 @@ pub fn evaluate(
         }
     }
     progress.finish();
+    let knowledge = |result: &AttackResult| {
+        result.config.build().map(|attack| attack.knowledge()).unwrap_or_default()
+    };
+    let bounds = plan.threat.bounds;
+    let mut warnings = check_model(model, data, plan.batch_size.min(n), device);
+    warnings.extend(check_results(&results, &knowledge, bounds.upper - bounds.lower));
     let worst_case = plan
         .epsilons
         .iter()
@@ -141,6 +148,7 @@ pub fn evaluate(
         confidence: plan.confidence,
         results,
         worst_case,
+        warnings,
         context: Default::default(),
     })
 }

@@ -9,6 +9,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod checks;
 mod error;
 mod evaluate;
 mod progress;
@@ -16,6 +17,7 @@ mod quickstart;
 mod report;
 mod source;
 
+pub use checks::{Warning, check_model, check_results};
 pub use error::{BenchError, Result};
 pub use evaluate::{EvalPlan, evaluate};
 pub use progress::Progress;

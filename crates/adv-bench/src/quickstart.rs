@@ -72,7 +72,7 @@ impl QuickstartOutcome {
         format!(
             "{training}robustness on digits:test ({} images, linf):\n\n{}\nrun folder: {}",
             self.report.samples,
-            self.report.summary_table(),
+            self.report.summary(),
             self.run_dir.display()
         )
     }

@@ -7,6 +7,7 @@ use adv_attacks::AttackConfig;
 use adv_core::{CostCounts, Goal, Norm};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Warning;
 use crate::{BenchError, Result};
 
 /// Everything one evaluation measured. Accuracies are fractions in `[0, 1]` of all samples.
@@ -32,6 +33,9 @@ pub struct EvalReport {
     pub results: Vec<AttackResult>,
     /// Per epsilon, the fraction of samples no attack broke.
     pub worst_case: Vec<WorstCase>,
+    /// Reasons to distrust these numbers, from the sanity checks (empty when all pass).
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
     /// What was evaluated, where and how.
     pub context: RunContext,
 }
@@ -117,6 +121,18 @@ impl EvalReport {
                 r.wall_time_s,
             );
         }
+        let _ = writeln!(out, "\n## Sanity checks\n");
+        if self.warnings.is_empty() {
+            let _ = writeln!(
+                out,
+                "All passed: accuracy falls with epsilon, stronger attacks score lower, no \
+                 black-box attack beats the white-box ones, input gradients are non-zero, \
+                 outputs are deterministic logits."
+            );
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "- **warning**: {}", warning.describe());
+        }
         let _ = writeln!(
             out,
             "\nRobust accuracy counts a sample when it is classified correctly and the attack \
@@ -156,6 +172,15 @@ impl EvalReport {
         }
         let worst: Vec<String> = self.worst_case.iter().map(|w| percent(w.robust_accuracy)).collect();
         let _ = writeln!(out, "| **worst case** | {clean} | {} |", worst.join(" | "));
+        out
+    }
+
+    /// The summary table followed by one line per sanity-check warning: what a terminal shows.
+    pub fn summary(&self) -> String {
+        let mut out = self.summary_table();
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {}", warning.describe());
+        }
         out
     }
 
@@ -228,6 +253,7 @@ mod tests {
                 WorstCase { epsilon: 0.1, robust_accuracy: 0.5 },
                 WorstCase { epsilon: 8.0 / 255.0, robust_accuracy: 0.7 },
             ],
+            warnings: vec![],
             context: RunContext::default(),
         }
     }

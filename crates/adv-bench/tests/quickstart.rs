@@ -32,6 +32,8 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
         assert!(at("pgd-10", pair[1]) <= at("pgd-10", pair[0]), "accuracy falls with epsilon");
     }
 
+    assert!(report.warnings.is_empty(), "a plainly trained CNN passes the sanity checks: {:?}", report.warnings);
+
     let run = &options.run_dir;
     for file in ["model.bpk", "model.json", "train.json", "report.json", "report.md"] {
         assert!(run.join(file).is_file(), "{file} is written");

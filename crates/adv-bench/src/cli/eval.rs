@@ -95,7 +95,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         backend: spec.describe(),
         version: env!("CARGO_PKG_VERSION").into(),
     };
-    println!("{}", report.summary_table());
+    println!("{}", report.summary());
     if let Some(path) = &args.json {
         report.write_json(path)?;
         println!("wrote {}", path.display());
