@@ -251,6 +251,7 @@ mod tests {
             attacked: 10,
             mean_perturbation: 0.0,
             max_perturbation: 0.0,
+            accuracy_per_step: vec![],
             cost: CostCounts::default(),
             wall_time_s: 0.0,
         }

@@ -6,13 +6,14 @@
 
 use std::time::Instant;
 
-use adv_attacks::{AttackConfig, NoObserver, RunOptions, attack_batch};
+use adv_attacks::{AttackConfig, RunOptions, attack_batch};
 use adv_core::burn::tensor::Device;
 use adv_core::{Classifier, Counted, Dataset, ThreatModel, check_epsilons, to_ints};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{check_model, check_results};
-use crate::report::{AttackResult, EvalReport, WorstCase};
+use crate::curves::{CurveInput, EpsilonSearch, StepCounts, StepCurve, accuracy_at, minimal_epsilons};
+use crate::report::{AttackResult, EpsilonCurve, EvalReport, WorstCase};
 use crate::{BenchError, Progress, Result};
 
 /// What to run: attacks, the threat model (its epsilon is replaced by each of `epsilons`),
@@ -31,6 +32,10 @@ pub struct EvalPlan {
     pub seed: u64,
     /// Logit margin an example needs to count as adversarial.
     pub confidence: f32,
+    /// When set, also the accuracy-vs-epsilon curve of every attack, by a per-sample search
+    /// for the minimal epsilon.
+    #[serde(default)]
+    pub epsilon_curves: Option<EpsilonSearch>,
 }
 
 impl EvalPlan {
@@ -38,6 +43,9 @@ impl EvalPlan {
     /// are valid, the batch size is positive.
     pub fn check(&self) -> Result<()> {
         check_epsilons(&self.epsilons)?;
+        if let Some(search) = &self.epsilon_curves {
+            search.check()?;
+        }
         if self.batch_size == 0 {
             return Err(BenchError::InvalidArgument("the batch size must be at least 1".into()));
         }
@@ -99,9 +107,13 @@ pub fn evaluate(
             let started = Instant::now();
             let mut robust = Vec::with_capacity(n);
             let mut distances = Vec::new();
+            let mut steps = StepCurve::default();
             for batch in data.batches(plan.batch_size, device) {
+                let mut counts = StepCounts::default();
                 let outcome =
-                    attack_batch(attack.as_ref(), &counted, &batch, &threat, &[epsilon], &options, &mut NoObserver)?;
+                    attack_batch(attack.as_ref(), &counted, &batch, &threat, &[epsilon], &options, &mut counts)?;
+                let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
+                steps.add(batch.ids.len(), correct, counts);
                 distances.extend(
                     outcome.attacked.iter().zip(&outcome.distances).filter(|(a, _)| **a).map(|(_, d)| *d),
                 );
@@ -119,8 +131,24 @@ pub fn evaluate(
                 attacked: distances.len(),
                 mean_perturbation: mean(&distances),
                 max_perturbation: distances.iter().copied().fold(0.0, f32::max),
+                accuracy_per_step: steps.accuracy(),
                 cost: counted.counts(),
                 wall_time_s: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let mut epsilon_curves = Vec::new();
+    if let Some(search) = &plan.epsilon_curves {
+        let options = RunOptions { seed: plan.seed, confidence: plan.confidence, candidates: None };
+        let input = CurveInput { model, data, threat: &plan.threat, options: &options, batch_size: plan.batch_size, device };
+        let grid: Vec<f32> = (0..=20).map(|k| search.max * k as f32 / 20.0).collect();
+        for config in &plan.attacks {
+            progress.set_stage(&format!("{} minimal eps", config.label()));
+            let minimal = minimal_epsilons(config.build()?.as_ref(), &input, search)?;
+            epsilon_curves.push(EpsilonCurve {
+                attack: config.label(),
+                accuracy: grid.iter().copied().zip(accuracy_at(&minimal, &grid)).collect(),
+                minimal_epsilons: minimal.into_iter().map(|m| m.is_finite().then_some(m)).collect(),
             });
         }
     }
@@ -148,6 +176,7 @@ pub fn evaluate(
         confidence: plan.confidence,
         results,
         worst_case,
+        epsilon_curves,
         warnings,
         context: Default::default(),
     })

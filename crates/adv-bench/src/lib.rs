@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod checks;
+mod curves;
 mod error;
 mod evaluate;
 mod progress;
@@ -18,9 +19,10 @@ mod report;
 mod source;
 
 pub use checks::{Warning, check_model, check_results};
+pub use curves::{CurveInput, EpsilonSearch, accuracy_at, accuracy_per_iteration, minimal_epsilons};
 pub use error::{BenchError, Result};
 pub use evaluate::{EvalPlan, evaluate};
 pub use progress::Progress;
 pub use quickstart::{QuickstartOptions, QuickstartOutcome, new_run_dir, run_quickstart};
-pub use report::{AttackResult, EvalReport, RunContext, WorstCase};
+pub use report::{AttackResult, EpsilonCurve, EvalReport, RunContext, WorstCase};
 pub use source::{DIGITS_TRAIN, DataSource, DigitsSplit};

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::report::write_file;
 use crate::source::{DataSource, DigitsSplit};
-use crate::{BenchError, EvalPlan, EvalReport, Progress, Result, RunContext, evaluate};
+use crate::{BenchError, EpsilonSearch, EvalPlan, EvalReport, Progress, Result, RunContext, evaluate};
 
 /// Settings of [`run_quickstart`]; the defaults are the README's.
 #[derive(Clone, Debug)]
@@ -129,6 +129,7 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
         batch_size: 128,
         seed: options.seed,
         confidence: 0.0,
+        epsilon_curves: Some(EpsilonSearch { initial: 0.01, max: 0.4, bisection_steps: 6 }),
     };
     let mut report = evaluate(&trained.model, &test_data, &plan, &device, &progress)?;
     report.context = RunContext {

@@ -33,6 +33,9 @@ pub struct EvalReport {
     pub results: Vec<AttackResult>,
     /// Per epsilon, the fraction of samples no attack broke.
     pub worst_case: Vec<WorstCase>,
+    /// Accuracy against epsilon per attack, when the plan asked for them.
+    #[serde(default)]
+    pub epsilon_curves: Vec<EpsilonCurve>,
     /// Reasons to distrust these numbers, from the sanity checks (empty when all pass).
     #[serde(default)]
     pub warnings: Vec<Warning>,
@@ -57,10 +60,26 @@ pub struct AttackResult {
     pub mean_perturbation: f32,
     /// Largest such norm (never above epsilon).
     pub max_perturbation: f32,
+    /// Robust accuracy after each iteration (entry 0: the starting point), from the same run;
+    /// an attack that stopped early because every sample was broken reports fewer entries.
+    #[serde(default)]
+    pub accuracy_per_step: Vec<f32>,
     /// Forward and backward work, clean check of each batch included.
     pub cost: CostCounts,
     /// Seconds spent.
     pub wall_time_s: f64,
+}
+
+/// Accuracy against the perturbation budget of one attack (ARES's security-evaluation curve).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpsilonCurve {
+    /// The attack.
+    pub attack: String,
+    /// `(epsilon, accuracy)` on an even grid from 0 to the search's largest radius.
+    pub accuracy: Vec<(f32, f32)>,
+    /// Per sample, the smallest radius found that breaks it (0: misclassified without attack;
+    /// `null`: not broken up to the largest radius).
+    pub minimal_epsilons: Vec<Option<f32>>,
 }
 
 /// The per-sample worst case over every attack at one epsilon.
@@ -121,6 +140,7 @@ impl EvalReport {
                 r.wall_time_s,
             );
         }
+        out.push_str(&self.curves_markdown());
         let _ = writeln!(out, "\n## Sanity checks\n");
         if self.warnings.is_empty() {
             let _ = writeln!(
@@ -140,6 +160,39 @@ impl EvalReport {
              and backward are in samples; perturbations in the {} norm.",
             self.norm
         );
+        out
+    }
+
+    /// The accuracy-vs-iterations lines (steps 0, 1, 2, 5, 10, 20, 50, ... and the last) and,
+    /// when computed, the accuracy-vs-epsilon table.
+    fn curves_markdown(&self) -> String {
+        let mut out = String::new();
+        let iterative: Vec<&AttackResult> = self.results.iter().filter(|r| r.accuracy_per_step.len() > 2).collect();
+        if !iterative.is_empty() {
+            let _ = writeln!(out, "\n## Accuracy vs iterations\n");
+            for r in iterative {
+                let last = r.accuracy_per_step.len() - 1;
+                let shown: Vec<String> = (0..=last)
+                    .filter(|&s| s == last || [0, 1, 2].contains(&s) || is_one_two_five(s))
+                    .map(|s| format!("{} @{s}", percent(r.accuracy_per_step[s])))
+                    .collect();
+                let _ = writeln!(out, "- {} at eps {}: {}", r.attack, format_epsilon(r.epsilon), shown.join(", "));
+            }
+        }
+        if let Some(first) = self.epsilon_curves.first() {
+            let _ = writeln!(out, "\n## Accuracy vs epsilon (minimal-epsilon search)\n");
+            let names: Vec<&str> = self.epsilon_curves.iter().map(|c| c.attack.as_str()).collect();
+            let _ = writeln!(out, "| eps | {} |", names.join(" | "));
+            let _ = writeln!(out, "| ---: |{}", " ---: |".repeat(names.len()));
+            for (k, (epsilon, _)) in first.accuracy.iter().enumerate() {
+                let cells: Vec<String> = self
+                    .epsilon_curves
+                    .iter()
+                    .map(|c| c.accuracy.get(k).map_or_else(|| "-".into(), |(_, a)| percent(*a)))
+                    .collect();
+                let _ = writeln!(out, "| {} | {} |", format_epsilon(*epsilon), cells.join(" | "));
+            }
+        }
         out
     }
 
@@ -205,6 +258,18 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| BenchError::io(path, e))
 }
 
+/// 5, 10, 20, 50, 100, 200, ...
+fn is_one_two_five(step: usize) -> bool {
+    let mut scale = 1;
+    while scale <= step {
+        if [5 * scale, 10 * scale, 20 * scale].contains(&step) {
+            return true;
+        }
+        scale *= 10;
+    }
+    false
+}
+
 fn percent(fraction: f32) -> String {
     format!("{:.1}%", 100.0 * fraction)
 }
@@ -236,6 +301,7 @@ mod tests {
             attacked: 9,
             mean_perturbation: epsilon,
             max_perturbation: epsilon,
+            accuracy_per_step: vec![1.0, robust_accuracy],
             cost: CostCounts::default(),
             wall_time_s: 0.5,
         };
@@ -253,6 +319,11 @@ mod tests {
                 WorstCase { epsilon: 0.1, robust_accuracy: 0.5 },
                 WorstCase { epsilon: 8.0 / 255.0, robust_accuracy: 0.7 },
             ],
+            epsilon_curves: vec![EpsilonCurve {
+                attack: "fgsm".into(),
+                accuracy: vec![(0.0, 0.9), (0.5, 0.0)],
+                minimal_epsilons: vec![Some(0.0), Some(0.25), None],
+            }],
             warnings: vec![],
             context: RunContext::default(),
         }

@@ -43,6 +43,7 @@ fn library_guide_trains_and_evaluates() -> Result<(), Box<dyn std::error::Error>
         batch_size: 128,
         seed: 0,
         confidence: 0.0,
+        epsilon_curves: None,
     };
     let report = evaluate(&trained.model, &test_data, &plan, &device, &Progress::hidden())?;
     assert!(report.clean_accuracy > 0.8, "ten epochs of SGD reach {}", report.clean_accuracy);

@@ -34,6 +34,18 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
 
     assert!(report.warnings.is_empty(), "a plainly trained CNN passes the sanity checks: {:?}", report.warnings);
 
+    for result in &report.results {
+        let steps = &result.accuracy_per_step;
+        assert!(steps.windows(2).all(|w| w[1] <= w[0]), "{}: {steps:?}", result.attack);
+        assert_eq!(*steps.last().unwrap(), result.robust_accuracy, "the iteration curve ends at the result");
+    }
+    assert_eq!(report.epsilon_curves.len(), 2);
+    for curve in &report.epsilon_curves {
+        assert_eq!(curve.accuracy[0], (0.0, report.clean_accuracy), "{}", curve.attack);
+        assert!(curve.accuracy.windows(2).all(|w| w[1].1 <= w[0].1), "{curve:?}");
+        assert_eq!(curve.minimal_epsilons.len(), report.samples);
+    }
+
     let run = &options.run_dir;
     for file in ["model.bpk", "model.json", "train.json", "report.json", "report.md"] {
         assert!(run.join(file).is_file(), "{file} is written");

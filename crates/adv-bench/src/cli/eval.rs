@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use adv_attacks::{AttackConfig, AttackOverrides, StepSize};
-use adv_bench::{BenchError, DataSource, EvalPlan, Progress, Result, RunContext, evaluate};
+use adv_bench::{BenchError, DataSource, EpsilonSearch, EvalPlan, Progress, Result, RunContext, evaluate};
 use adv_core::burn::tensor::Device;
 use adv_core::{Dataset, Goal, Loss, Norm, TargetSelection, ThreatModel};
 use adv_models::{Model, ModelConfig, load_weights, read_checkpoint_config, sidecar_path};
@@ -68,6 +68,13 @@ pub struct EvalArgs {
     /// Samples per batch.
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
+    /// Also compute accuracy-vs-epsilon curves: a per-sample search for the minimal epsilon of
+    /// every attack (exponential bracketing, then 8 bisection steps), up to --curve-max.
+    #[arg(long)]
+    curves: bool,
+    /// Largest radius of the curves.
+    #[arg(long, default_value = "1", value_parser = parse_epsilon)]
+    curve_max: f32,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -140,6 +147,11 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
         batch_size: args.batch_size,
         seed: args.seed,
         confidence: args.confidence,
+        epsilon_curves: args.curves.then(|| EpsilonSearch {
+            initial: args.curve_max / 256.0,
+            max: args.curve_max,
+            bisection_steps: 8,
+        }),
     };
     plan.check()?;
     Ok(plan)
