@@ -5,9 +5,9 @@
 //! success), so asynchronous backends are synchronized inside the timing.
 
 use adv_attacks::{Attack, FgsmConfig, NoObserver, PgdConfig, RunOptions, attack_batch};
+use adv_benches::{batch, small_cnn};
 use adv_core::burn::tensor::Device;
 use adv_core::{Norm, ThreatModel, to_floats};
-use adv_benches::{batch, small_cnn};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 
@@ -20,12 +20,19 @@ fn main() {
 }
 
 fn shape_name(shape: [usize; 3]) -> &'static str {
-    if shape[0] == 1 { "digits-1x8x8" } else { "cifar-3x32x32" }
+    if shape[0] == 1 {
+        "digits-1x8x8"
+    } else {
+        "cifar-3x32x32"
+    }
 }
 
 #[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
 fn forward(bencher: Bencher, name: &str) {
-    let shape = SHAPES.into_iter().find(|s| shape_name(*s) == name).unwrap_or(SHAPES[0]);
+    let shape = SHAPES
+        .into_iter()
+        .find(|s| shape_name(*s) == name)
+        .unwrap_or(SHAPES[0]);
     let device = Device::default();
     let model = small_cnn(shape, &device);
     let batch = batch(&model, BATCH, shape, &device);
@@ -35,7 +42,10 @@ fn forward(bencher: Bencher, name: &str) {
 }
 
 fn run_attack(bencher: Bencher, name: &str, attack: &dyn Attack) {
-    let shape = SHAPES.into_iter().find(|s| shape_name(*s) == name).unwrap_or(SHAPES[0]);
+    let shape = SHAPES
+        .into_iter()
+        .find(|s| shape_name(*s) == name)
+        .unwrap_or(SHAPES[0]);
     let device = Device::default();
     let model = small_cnn(shape, &device);
     let batch = batch(&model, BATCH, shape, &device);
@@ -44,8 +54,16 @@ fn run_attack(bencher: Bencher, name: &str, attack: &dyn Attack) {
     let threat = ThreatModel::new(Norm::Linf, 1e-6).expect("a valid radius");
     let options = RunOptions::default();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
-        attack_batch(attack, &model, &batch, &threat, &[1e-6], &options, &mut NoObserver)
-            .expect("the attack runs")
+        attack_batch(
+            attack,
+            &model,
+            &batch,
+            &threat,
+            &[1e-6],
+            &options,
+            &mut NoObserver,
+        )
+        .expect("the attack runs")
     });
 }
 
@@ -56,6 +74,11 @@ fn fgsm(bencher: Bencher, name: &str) {
 
 #[divan::bench(args = SHAPES.map(shape_name), sample_count = 5)]
 fn pgd_10(bencher: Bencher, name: &str) {
-    let pgd = PgdConfig { steps: 10, ..Default::default() }.init().expect("valid PGD settings");
+    let pgd = PgdConfig {
+        steps: 10,
+        ..Default::default()
+    }
+    .init()
+    .expect("valid PGD settings");
     run_attack(bencher, name, &pgd);
 }

@@ -15,7 +15,15 @@ pub fn small_cnn(shape: [usize; 3], device: &Device) -> Model {
 /// that every sample is attacked.
 pub fn batch(model: &Model, n: usize, shape: [usize; 3], device: &Device) -> Batch {
     let [c, h, w] = shape;
-    let images = Tensor::<4>::random([n, c, h, w], adv_core::burn::tensor::Distribution::Default, device);
+    let images = Tensor::<4>::random(
+        [n, c, h, w],
+        adv_core::burn::tensor::Distribution::Default,
+        device,
+    );
     let labels: Tensor<1, Int> = model.forward(images.clone()).argmax(1).reshape([n]);
-    Batch { images, labels, ids: (0..n as u64).collect() }
+    Batch {
+        images,
+        labels,
+        ids: (0..n as u64).collect(),
+    }
 }

@@ -208,7 +208,10 @@ pub fn check_model(
     let n = batch.ids.len();
     let first = model.forward(batch.images.clone());
     let second = model.forward(batch.images.clone());
-    let max_difference = to_floats((first.clone() - second).abs().max()).first().copied().unwrap_or(0.0);
+    let max_difference = to_floats((first.clone() - second).abs().max())
+        .first()
+        .copied()
+        .unwrap_or(0.0);
     if max_difference > 1e-5 {
         warnings.push(Warning::RandomizedOutputs { max_difference });
     }
@@ -223,14 +226,19 @@ pub fn check_model(
     let vanishing = norms.iter().filter(|&&g| !(g > threshold)).count();
     // A handful of saturated, confidently correct samples is normal; a large share is not.
     if vanishing * 10 > n {
-        warnings.push(Warning::VanishingGradients { fraction: vanishing as f32 / n as f32, threshold });
+        warnings.push(Warning::VanishingGradients {
+            fraction: vanishing as f32 / n as f32,
+            threshold,
+        });
     }
     warnings
 }
 
 fn looks_like_probabilities(outputs: Tensor<2>) -> bool {
     let [n, _] = outputs.dims();
-    let non_negative = to_floats(outputs.clone().min()).first().is_some_and(|&m| m >= 0.0);
+    let non_negative = to_floats(outputs.clone().min())
+        .first()
+        .is_some_and(|&m| m >= 0.0);
     let sums = to_floats(outputs.sum_dim(1).reshape([n]));
     non_negative && sums.iter().all(|s| (s - 1.0).abs() < 1e-3)
 }
@@ -258,7 +266,10 @@ mod tests {
     }
 
     fn pgd(steps: usize) -> AttackConfig {
-        AttackConfig::Pgd(PgdConfig { steps, ..Default::default() })
+        AttackConfig::Pgd(PgdConfig {
+            steps,
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -280,17 +291,45 @@ mod tests {
             result(pgd(100), 0.1, 0.25),
             result(pgd(100), 1.0, 0.1),
         ];
-        let warnings = check_results(&results, &|r| {
-            if r.attack == "pgd-100" { Knowledge::ScoreBased } else { Knowledge::WhiteBox }
-        }, 1.0);
+        let warnings = check_results(
+            &results,
+            &|r| {
+                if r.attack == "pgd-100" {
+                    Knowledge::ScoreBased
+                } else {
+                    Knowledge::WhiteBox
+                }
+            },
+            1.0,
+        );
         let has = |wanted: fn(&Warning) -> bool| warnings.iter().any(wanted);
-        assert!(has(|w| matches!(w, Warning::AccuracyRisesWithEpsilon { .. })), "{warnings:?}");
-        assert!(has(|w| matches!(w, Warning::MoreIterationsHigherAccuracy { .. })), "{warnings:?}");
-        assert!(has(|w| matches!(w, Warning::UnboundedAttackFails { .. })), "{warnings:?}");
-        let black_box = check_results(&[result(pgd(10), 0.1, 0.4), result(pgd(100), 0.1, 0.2)], &|r| {
-            if r.attack == "pgd-100" { Knowledge::ScoreBased } else { Knowledge::WhiteBox }
-        }, 1.0);
-        assert!(matches!(black_box.as_slice(), [Warning::BlackBoxBeatsWhiteBox { .. }]));
+        assert!(
+            has(|w| matches!(w, Warning::AccuracyRisesWithEpsilon { .. })),
+            "{warnings:?}"
+        );
+        assert!(
+            has(|w| matches!(w, Warning::MoreIterationsHigherAccuracy { .. })),
+            "{warnings:?}"
+        );
+        assert!(
+            has(|w| matches!(w, Warning::UnboundedAttackFails { .. })),
+            "{warnings:?}"
+        );
+        let black_box = check_results(
+            &[result(pgd(10), 0.1, 0.4), result(pgd(100), 0.1, 0.2)],
+            &|r| {
+                if r.attack == "pgd-100" {
+                    Knowledge::ScoreBased
+                } else {
+                    Knowledge::WhiteBox
+                }
+            },
+            1.0,
+        );
+        assert!(matches!(
+            black_box.as_slice(),
+            [Warning::BlackBoxBeatsWhiteBox { .. }]
+        ));
         assert!(warnings.iter().all(|w| !w.describe().is_empty()));
     }
 
@@ -311,7 +350,12 @@ mod tests {
                 flat.slice([0..n, 0..3]).mul_scalar(0.0).add_scalar(1.0)
             };
             if self.noise {
-                logits + Tensor::random([n, 3], adv_core::burn::tensor::Distribution::Default, &device)
+                logits
+                    + Tensor::random(
+                        [n, 3],
+                        adv_core::burn::tensor::Distribution::Default,
+                        &device,
+                    )
             } else {
                 logits
             }
@@ -321,12 +365,48 @@ mod tests {
     #[test]
     fn each_model_check_fires() {
         let device = Device::default();
-        let data = Dataset::new((0..32).map(|i| i as f32 / 32.0).collect(), vec![0, 1], [1, 4, 4], 3).unwrap();
-        let warnings = check_model(&Probe { softmax: true, noise: false }, &data, 2, &device);
+        let data = Dataset::new(
+            (0..32).map(|i| i as f32 / 32.0).collect(),
+            vec![0, 1],
+            [1, 4, 4],
+            3,
+        )
+        .unwrap();
+        let warnings = check_model(
+            &Probe {
+                softmax: true,
+                noise: false,
+            },
+            &data,
+            2,
+            &device,
+        );
         assert_eq!(warnings, vec![Warning::OutputsLookLikeProbabilities]);
-        let warnings = check_model(&Probe { softmax: false, noise: false }, &data, 2, &device);
-        assert!(matches!(warnings.as_slice(), [Warning::VanishingGradients { fraction, .. }] if *fraction == 1.0));
-        let warnings = check_model(&Probe { softmax: false, noise: true }, &data, 2, &device);
-        assert!(warnings.iter().any(|w| matches!(w, Warning::RandomizedOutputs { .. })));
+        let warnings = check_model(
+            &Probe {
+                softmax: false,
+                noise: false,
+            },
+            &data,
+            2,
+            &device,
+        );
+        assert!(
+            matches!(warnings.as_slice(), [Warning::VanishingGradients { fraction, .. }] if *fraction == 1.0)
+        );
+        let warnings = check_model(
+            &Probe {
+                softmax: false,
+                noise: true,
+            },
+            &data,
+            2,
+            &device,
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| matches!(w, Warning::RandomizedOutputs { .. }))
+        );
     }
 }

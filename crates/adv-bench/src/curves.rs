@@ -27,14 +27,22 @@ pub struct EpsilonSearch {
 
 impl Default for EpsilonSearch {
     fn default() -> Self {
-        Self { initial: 1.0 / 255.0, max: 1.0, bisection_steps: 8 }
+        Self {
+            initial: 1.0 / 255.0,
+            max: 1.0,
+            bisection_steps: 8,
+        }
     }
 }
 
 impl EpsilonSearch {
     /// Checks `0 < initial <= max`, both finite.
     pub fn check(&self) -> Result<()> {
-        if !(self.initial.is_finite() && self.initial > 0.0 && self.max.is_finite() && self.max >= self.initial) {
+        if !(self.initial.is_finite()
+            && self.initial > 0.0
+            && self.max.is_finite()
+            && self.max >= self.initial)
+        {
             return Err(BenchError::InvalidArgument(format!(
                 "epsilon search needs 0 < initial ({}) <= max ({})",
                 self.initial, self.max
@@ -80,14 +88,32 @@ pub fn minimal_epsilons(
         let mut bracketing = true;
         let mut bisections = 0;
         loop {
-            let open = |i: usize, low: &[f32], high: &[f32]| !high[i].is_finite() && low[i] < search.max;
+            let open =
+                |i: usize, low: &[f32], high: &[f32]| !high[i].is_finite() && low[i] < search.max;
             let candidates: Vec<bool> = (0..n)
-                .map(|i| !misclassified[i] && if bracketing { open(i, &low, &high) } else { high[i].is_finite() })
+                .map(|i| {
+                    !misclassified[i]
+                        && if bracketing {
+                            open(i, &low, &high)
+                        } else {
+                            high[i].is_finite()
+                        }
+                })
                 .collect();
             if candidates.iter().any(|&c| c) {
-                let run = RunOptions { candidates: Some(candidates.clone()), ..input.options.clone() };
-                let outcome =
-                    attack_batch(attack, input.model, &batch, input.threat, &radius, &run, &mut NoObserver)?;
+                let run = RunOptions {
+                    candidates: Some(candidates.clone()),
+                    ..input.options.clone()
+                };
+                let outcome = attack_batch(
+                    attack,
+                    input.model,
+                    &batch,
+                    input.threat,
+                    &radius,
+                    &run,
+                    &mut NoObserver,
+                )?;
                 for i in 0..n {
                     misclassified[i] = !outcome.clean_correct[i];
                     if !candidates[i] || misclassified[i] {
@@ -171,14 +197,22 @@ impl StepCurve {
     /// Accuracy after each step; attacks that stopped early (everything broken) reported no
     /// later steps, so their last count carries forward.
     pub fn accuracy(&self) -> Vec<f32> {
-        let steps = self.batches.iter().map(|(_, broken)| broken.len()).max().unwrap_or(0).max(1);
+        let steps = self
+            .batches
+            .iter()
+            .map(|(_, broken)| broken.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let n = self.samples.max(1) as f32;
         (0..steps)
             .map(|step| {
                 let robust: usize = self
                     .batches
                     .iter()
-                    .map(|(correct, broken)| correct - broken.get(step).or(broken.last()).copied().unwrap_or(0))
+                    .map(|(correct, broken)| {
+                        correct - broken.get(step).or(broken.last()).copied().unwrap_or(0)
+                    })
                     .sum();
                 robust as f32 / n
             })
@@ -188,12 +222,23 @@ impl StepCurve {
 
 /// Robust accuracy after each iteration `0..=steps` of an iterative attack (entry 0 is the
 /// starting point), over all of `data`, from one run at radius `epsilon`.
-pub fn accuracy_per_iteration(attack: &dyn Attack, input: &CurveInput, epsilon: f32) -> Result<Vec<f32>> {
+pub fn accuracy_per_iteration(
+    attack: &dyn Attack,
+    input: &CurveInput,
+    epsilon: f32,
+) -> Result<Vec<f32>> {
     let mut curve = StepCurve::default();
     for batch in input.data.batches(input.batch_size.max(1), input.device) {
         let mut counts = StepCounts::default();
-        let outcome =
-            attack_batch(attack, input.model, &batch, input.threat, &[epsilon], input.options, &mut counts)?;
+        let outcome = attack_batch(
+            attack,
+            input.model,
+            &batch,
+            input.threat,
+            &[epsilon],
+            input.options,
+            &mut counts,
+        )?;
         let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
         curve.add(batch.ids.len(), correct, counts);
     }
@@ -217,7 +262,8 @@ mod tests {
         fn forward(&self, images: Tensor<4>) -> Tensor<2> {
             let n = images.dims()[0];
             let d = self.w.len();
-            let w = Tensor::<2>::from_data(TensorData::new(self.w.clone(), [d, 1]), &images.device());
+            let w =
+                Tensor::<2>::from_data(TensorData::new(self.w.clone(), [d, 1]), &images.device());
             let score = images.reshape([n, d]).matmul(w).add_scalar(self.b);
             Tensor::cat(vec![score.zeros_like(), score], 1)
         }
@@ -225,8 +271,14 @@ mod tests {
 
     fn halfspace_data(model: &Halfspace) -> Dataset {
         let d = model.w.len();
-        let images: Vec<f32> = (0..6 * d).map(|k| 0.4 + 0.2 * ((k * 7919 % 101) as f32 / 100.0)).collect();
-        let logits = to_floats(model.forward(adv_core::floats_from(images.clone(), [6, 1, 1, d], &Device::default())));
+        let images: Vec<f32> = (0..6 * d)
+            .map(|k| 0.4 + 0.2 * ((k * 7919 % 101) as f32 / 100.0))
+            .collect();
+        let logits = to_floats(model.forward(adv_core::floats_from(
+            images.clone(),
+            [6, 1, 1, d],
+            &Device::default(),
+        )));
         let labels = logits.chunks(2).map(|z| usize::from(z[1] > 0.0)).collect();
         Dataset::new(images, labels, [1, 1, d], 2).unwrap()
     }
@@ -235,20 +287,37 @@ mod tests {
     /// its minimal Linf radius is |w.x + b| / ||w||_1 (the box is far away for these inputs).
     #[test]
     fn minimal_epsilon_of_fgsm_on_a_halfspace_matches_the_closed_form() {
-        let model = Halfspace { w: vec![0.5, -1.0, 0.25, 2.0], b: -0.9 };
+        let model = Halfspace {
+            w: vec![0.5, -1.0, 0.25, 2.0],
+            b: -0.9,
+        };
         let data = halfspace_data(&model);
         let threat = ThreatModel::new(Norm::Linf, 0.0).unwrap();
-        let search = EpsilonSearch { initial: 0.001, max: 1.0, bisection_steps: 10 };
+        let search = EpsilonSearch {
+            initial: 0.001,
+            max: 1.0,
+            bisection_steps: 10,
+        };
         let fgsm = FgsmConfig::default().init();
         let (options, device) = (RunOptions::default(), Device::default());
-        let input = CurveInput { model: &model, data: &data, threat: &threat, options: &options, batch_size: 4, device: &device };
+        let input = CurveInput {
+            model: &model,
+            data: &data,
+            threat: &threat,
+            options: &options,
+            batch_size: 4,
+            device: &device,
+        };
         let found = minimal_epsilons(&fgsm, &input, &search).unwrap();
         let l1: f32 = model.w.iter().map(|v| v.abs()).sum();
         for (i, &eps) in found.iter().enumerate() {
             let x = data.image(i);
             let score: f32 = model.w.iter().zip(x).map(|(w, v)| w * v).sum::<f32>() + model.b;
             let exact = score.abs() / l1;
-            assert!(eps >= exact * (1.0 - 1e-4) && eps <= exact * (1.0 + 2.0 / 1024.0) + 1e-6, "sample {i}: {eps} vs {exact}");
+            assert!(
+                eps >= exact * (1.0 - 1e-4) && eps <= exact * (1.0 + 2.0 / 1024.0) + 1e-6,
+                "sample {i}: {eps} vs {exact}"
+            );
         }
         let curve = accuracy_at(&found, &[0.0, 1.0]);
         assert_eq!(curve, vec![1.0, 0.0]);
@@ -257,27 +326,68 @@ mod tests {
     #[test]
     fn accuracy_at_counts_minimal_epsilons_above_each_radius() {
         let minimal = [0.0, 0.1, 0.2, f32::INFINITY];
-        assert_eq!(accuracy_at(&minimal, &[0.0, 0.1, 0.15, 10.0]), vec![0.75, 0.5, 0.5, 0.25]);
-        assert!(EpsilonSearch { initial: 0.0, ..Default::default() }.check().is_err());
+        assert_eq!(
+            accuracy_at(&minimal, &[0.0, 0.1, 0.15, 10.0]),
+            vec![0.75, 0.5, 0.5, 0.25]
+        );
+        assert!(
+            EpsilonSearch {
+                initial: 0.0,
+                ..Default::default()
+            }
+            .check()
+            .is_err()
+        );
     }
 
     #[test]
     fn iteration_curve_falls_and_ends_at_the_attack_result() {
-        let model = Halfspace { w: vec![0.5, -1.0, 0.25, 2.0], b: -0.9 };
+        let model = Halfspace {
+            w: vec![0.5, -1.0, 0.25, 2.0],
+            b: -0.9,
+        };
         let data = halfspace_data(&model);
         let threat = ThreatModel::new(Norm::Linf, 0.08).unwrap();
-        let pgd = PgdConfig { steps: 10, step_size: adv_attacks::StepSize::Relative(0.05), ..Default::default() }.init().unwrap();
-        let options = RunOptions { seed: 4, ..Default::default() };
+        let pgd = PgdConfig {
+            steps: 10,
+            step_size: adv_attacks::StepSize::Relative(0.05),
+            ..Default::default()
+        }
+        .init()
+        .unwrap();
+        let options = RunOptions {
+            seed: 4,
+            ..Default::default()
+        };
         let device = Device::default();
-        let input = CurveInput { model: &model, data: &data, threat: &threat, options: &options, batch_size: 4, device: &device };
+        let input = CurveInput {
+            model: &model,
+            data: &data,
+            threat: &threat,
+            options: &options,
+            batch_size: 4,
+            device: &device,
+        };
         let curve = accuracy_per_iteration(&pgd, &input, 0.08).unwrap();
         assert!(curve.windows(2).all(|w| w[1] <= w[0]), "{curve:?}");
         let mut robust = 0;
         for batch in data.batches(4, &device) {
-            let outcome = attack_batch(&pgd, &model, &batch, &threat, &[0.08], &options, &mut NoObserver).unwrap();
+            let outcome = attack_batch(
+                &pgd,
+                &model,
+                &batch,
+                &threat,
+                &[0.08],
+                &options,
+                &mut NoObserver,
+            )
+            .unwrap();
             robust += outcome.robust().iter().filter(|&&r| r).count();
         }
         assert_eq!(*curve.last().unwrap(), robust as f32 / data.len() as f32);
-        assert!(curve[0] > *curve.last().unwrap(), "the attack makes progress: {curve:?}");
+        assert!(
+            curve[0] > *curve.last().unwrap(),
+            "the attack makes progress: {curve:?}"
+        );
     }
 }

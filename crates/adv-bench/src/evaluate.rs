@@ -12,7 +12,9 @@ use adv_core::{Classifier, Counted, Dataset, ThreatModel, check_epsilons, to_int
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{check_model, check_results};
-use crate::curves::{CurveInput, EpsilonSearch, StepCounts, StepCurve, accuracy_at, minimal_epsilons};
+use crate::curves::{
+    CurveInput, EpsilonSearch, StepCounts, StepCurve, accuracy_at, minimal_epsilons,
+};
 use crate::report::{AttackResult, EpsilonCurve, EvalReport, WorstCase};
 use crate::{BenchError, Progress, Result};
 
@@ -47,7 +49,9 @@ impl EvalPlan {
             search.check()?;
         }
         if self.batch_size == 0 {
-            return Err(BenchError::InvalidArgument("the batch size must be at least 1".into()));
+            return Err(BenchError::InvalidArgument(
+                "the batch size must be at least 1".into(),
+            ));
         }
         if self.attacks.is_empty() {
             return Err(BenchError::InvalidArgument("no attack given".into()));
@@ -58,7 +62,12 @@ impl EvalPlan {
                 return Err(adv_attacks::AttackError::UnsupportedNorm {
                     attack: attack.name().to_owned(),
                     norm: self.threat.norm,
-                    supported: attack.norms().iter().map(|n| n.name()).collect::<Vec<_>>().join(", "),
+                    supported: attack
+                        .norms()
+                        .iter()
+                        .map(|n| n.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 }
                 .into());
             }
@@ -88,7 +97,12 @@ pub fn evaluate(
     let started = Instant::now();
     let mut clean_correct = Vec::with_capacity(n);
     for batch in data.batches(plan.batch_size, device) {
-        let predictions = to_ints(model.forward(batch.images).argmax(1).reshape([batch.ids.len()]));
+        let predictions = to_ints(
+            model
+                .forward(batch.images)
+                .argmax(1)
+                .reshape([batch.ids.len()]),
+        );
         let labels = to_ints(batch.labels);
         clean_correct.extend(predictions.iter().zip(&labels).map(|(p, y)| p == y));
         progress.advance();
@@ -103,19 +117,35 @@ pub fn evaluate(
             progress.set_stage(&format!("{} eps={epsilon}", config.label()));
             let threat = plan.threat.clone().with_epsilon(epsilon)?;
             let counted = Counted::new(model);
-            let options = RunOptions { seed: plan.seed, confidence: plan.confidence, candidates: None };
+            let options = RunOptions {
+                seed: plan.seed,
+                confidence: plan.confidence,
+                candidates: None,
+            };
             let started = Instant::now();
             let mut robust = Vec::with_capacity(n);
             let mut distances = Vec::new();
             let mut steps = StepCurve::default();
             for batch in data.batches(plan.batch_size, device) {
                 let mut counts = StepCounts::default();
-                let outcome =
-                    attack_batch(attack.as_ref(), &counted, &batch, &threat, &[epsilon], &options, &mut counts)?;
+                let outcome = attack_batch(
+                    attack.as_ref(),
+                    &counted,
+                    &batch,
+                    &threat,
+                    &[epsilon],
+                    &options,
+                    &mut counts,
+                )?;
                 let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
                 steps.add(batch.ids.len(), correct, counts);
                 distances.extend(
-                    outcome.attacked.iter().zip(&outcome.distances).filter(|(a, _)| **a).map(|(_, d)| *d),
+                    outcome
+                        .attacked
+                        .iter()
+                        .zip(&outcome.distances)
+                        .filter(|(a, _)| **a)
+                        .map(|(_, d)| *d),
                 );
                 robust.extend(outcome.robust());
                 progress.advance();
@@ -139,31 +169,60 @@ pub fn evaluate(
     }
     let mut epsilon_curves = Vec::new();
     if let Some(search) = &plan.epsilon_curves {
-        let options = RunOptions { seed: plan.seed, confidence: plan.confidence, candidates: None };
-        let input = CurveInput { model, data, threat: &plan.threat, options: &options, batch_size: plan.batch_size, device };
+        let options = RunOptions {
+            seed: plan.seed,
+            confidence: plan.confidence,
+            candidates: None,
+        };
+        let input = CurveInput {
+            model,
+            data,
+            threat: &plan.threat,
+            options: &options,
+            batch_size: plan.batch_size,
+            device,
+        };
         let grid: Vec<f32> = (0..=20).map(|k| search.max * k as f32 / 20.0).collect();
         for config in &plan.attacks {
             progress.set_stage(&format!("{} minimal eps", config.label()));
             let minimal = minimal_epsilons(config.build()?.as_ref(), &input, search)?;
             epsilon_curves.push(EpsilonCurve {
                 attack: config.label(),
-                accuracy: grid.iter().copied().zip(accuracy_at(&minimal, &grid)).collect(),
-                minimal_epsilons: minimal.into_iter().map(|m| m.is_finite().then_some(m)).collect(),
+                accuracy: grid
+                    .iter()
+                    .copied()
+                    .zip(accuracy_at(&minimal, &grid))
+                    .collect(),
+                minimal_epsilons: minimal
+                    .into_iter()
+                    .map(|m| m.is_finite().then_some(m))
+                    .collect(),
             });
         }
     }
     progress.finish();
     let knowledge = |result: &AttackResult| {
-        result.config.build().map(|attack| attack.knowledge()).unwrap_or_default()
+        result
+            .config
+            .build()
+            .map(|attack| attack.knowledge())
+            .unwrap_or_default()
     };
     let bounds = plan.threat.bounds;
     let mut warnings = check_model(model, data, plan.batch_size.min(n), device);
-    warnings.extend(check_results(&results, &knowledge, bounds.upper - bounds.lower));
+    warnings.extend(check_results(
+        &results,
+        &knowledge,
+        bounds.upper - bounds.lower,
+    ));
     let worst_case = plan
         .epsilons
         .iter()
         .zip(&robust_to_all)
-        .map(|(&epsilon, robust)| WorstCase { epsilon, robust_accuracy: fraction(robust) })
+        .map(|(&epsilon, robust)| WorstCase {
+            epsilon,
+            robust_accuracy: fraction(robust),
+        })
         .collect();
     Ok(EvalReport {
         samples: n,

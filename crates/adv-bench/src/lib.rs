@@ -19,7 +19,9 @@ mod report;
 mod source;
 
 pub use checks::{Warning, check_model, check_results};
-pub use curves::{CurveInput, EpsilonSearch, accuracy_at, accuracy_per_iteration, minimal_epsilons};
+pub use curves::{
+    CurveInput, EpsilonSearch, accuracy_at, accuracy_per_iteration, minimal_epsilons,
+};
 pub use error::{BenchError, Result};
 pub use evaluate::{EvalPlan, evaluate};
 pub use progress::Progress;

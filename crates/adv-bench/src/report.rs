@@ -167,7 +167,11 @@ impl EvalReport {
     /// when computed, the accuracy-vs-epsilon table.
     fn curves_markdown(&self) -> String {
         let mut out = String::new();
-        let iterative: Vec<&AttackResult> = self.results.iter().filter(|r| r.accuracy_per_step.len() > 2).collect();
+        let iterative: Vec<&AttackResult> = self
+            .results
+            .iter()
+            .filter(|r| r.accuracy_per_step.len() > 2)
+            .collect();
         if !iterative.is_empty() {
             let _ = writeln!(out, "\n## Accuracy vs iterations\n");
             for r in iterative {
@@ -176,21 +180,40 @@ impl EvalReport {
                     .filter(|&s| s == last || [0, 1, 2].contains(&s) || is_one_two_five(s))
                     .map(|s| format!("{} @{s}", percent(r.accuracy_per_step[s])))
                     .collect();
-                let _ = writeln!(out, "- {} at eps {}: {}", r.attack, format_epsilon(r.epsilon), shown.join(", "));
+                let _ = writeln!(
+                    out,
+                    "- {} at eps {}: {}",
+                    r.attack,
+                    format_epsilon(r.epsilon),
+                    shown.join(", ")
+                );
             }
         }
         if let Some(first) = self.epsilon_curves.first() {
             let _ = writeln!(out, "\n## Accuracy vs epsilon (minimal-epsilon search)\n");
-            let names: Vec<&str> = self.epsilon_curves.iter().map(|c| c.attack.as_str()).collect();
+            let names: Vec<&str> = self
+                .epsilon_curves
+                .iter()
+                .map(|c| c.attack.as_str())
+                .collect();
             let _ = writeln!(out, "| eps | {} |", names.join(" | "));
             let _ = writeln!(out, "| ---: |{}", " ---: |".repeat(names.len()));
             for (k, (epsilon, _)) in first.accuracy.iter().enumerate() {
                 let cells: Vec<String> = self
                     .epsilon_curves
                     .iter()
-                    .map(|c| c.accuracy.get(k).map_or_else(|| "-".into(), |(_, a)| percent(*a)))
+                    .map(|c| {
+                        c.accuracy
+                            .get(k)
+                            .map_or_else(|| "-".into(), |(_, a)| percent(*a))
+                    })
                     .collect();
-                let _ = writeln!(out, "| {} | {} |", format_epsilon(*epsilon), cells.join(" | "));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} |",
+                    format_epsilon(*epsilon),
+                    cells.join(" | ")
+                );
             }
         }
         out
@@ -201,7 +224,10 @@ impl EvalReport {
     pub fn summary_table(&self) -> String {
         let epsilons: Vec<f32> = self.worst_case.iter().map(|w| w.epsilon).collect();
         let mut out = String::new();
-        let header: Vec<String> = epsilons.iter().map(|&e| format!("eps={}", format_epsilon(e))).collect();
+        let header: Vec<String> = epsilons
+            .iter()
+            .map(|&e| format!("eps={}", format_epsilon(e)))
+            .collect();
         let _ = writeln!(out, "| attack | clean | {} |", header.join(" | "));
         let _ = writeln!(out, "| --- | ---: |{}", " ---: |".repeat(epsilons.len()));
         let mut labels: Vec<&str> = Vec::new();
@@ -223,7 +249,11 @@ impl EvalReport {
                 .collect();
             let _ = writeln!(out, "| {label} | {clean} | {} |", cells.join(" | "));
         }
-        let worst: Vec<String> = self.worst_case.iter().map(|w| percent(w.robust_accuracy)).collect();
+        let worst: Vec<String> = self
+            .worst_case
+            .iter()
+            .map(|w| percent(w.robust_accuracy))
+            .collect();
         let _ = writeln!(out, "| **worst case** | {clean} | {} |", worst.join(" | "));
         out
     }
@@ -239,8 +269,9 @@ impl EvalReport {
 
     /// Writes the report as pretty JSON.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self)
-            .map_err(|e| BenchError::InvalidArgument(format!("cannot serialize the report: {e}")))?;
+        let json = serde_json::to_string_pretty(self).map_err(|e| {
+            BenchError::InvalidArgument(format!("cannot serialize the report: {e}"))
+        })?;
         write_file(path, &json)
     }
 
@@ -316,8 +347,14 @@ mod tests {
             confidence: 0.0,
             results: vec![result(0.1, 0.5), result(8.0 / 255.0, 0.7)],
             worst_case: vec![
-                WorstCase { epsilon: 0.1, robust_accuracy: 0.5 },
-                WorstCase { epsilon: 8.0 / 255.0, robust_accuracy: 0.7 },
+                WorstCase {
+                    epsilon: 0.1,
+                    robust_accuracy: 0.5,
+                },
+                WorstCase {
+                    epsilon: 8.0 / 255.0,
+                    robust_accuracy: 0.7,
+                },
             ],
             epsilon_curves: vec![EpsilonCurve {
                 attack: "fgsm".into(),

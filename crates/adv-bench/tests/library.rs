@@ -11,9 +11,21 @@ fn readme_example_attacks_a_batch() -> Result<(), Box<dyn std::error::Error>> {
     let data = adv_core::data::embedded_digits();
     let model = adv_models::ModelConfig::from_name("small-cnn", data.shape(), 10)?.init(&device)?;
     let threat = ThreatModel::new(Norm::Linf, 0.1)?;
-    let pgd = PgdConfig { steps: 20, ..Default::default() }.init()?;
+    let pgd = PgdConfig {
+        steps: 20,
+        ..Default::default()
+    }
+    .init()?;
     let batch = data.batch(0, 128, &device);
-    let outcome = attack_batch(&pgd, &model, &batch, &threat, &[0.1], &RunOptions::default(), &mut NoObserver)?;
+    let outcome = attack_batch(
+        &pgd,
+        &model,
+        &batch,
+        &threat,
+        &[0.1],
+        &RunOptions::default(),
+        &mut NoObserver,
+    )?;
     assert_eq!(outcome.robust().len(), 128);
     Ok(())
 }
@@ -25,7 +37,10 @@ fn library_guide_trains_and_evaluates() -> Result<(), Box<dyn std::error::Error>
     let architecture = adv_models::ModelConfig::from_name("mlp", train_data.shape(), 10)?;
     let config = TrainConfig {
         epochs: 10,
-        optimizer: Optimizer::Sgd { momentum: 0.9, nesterov: false },
+        optimizer: Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+        },
         learning_rate: 0.05,
         weight_decay: 5e-4,
         schedule: LrSchedule::Cosine,
@@ -36,7 +51,13 @@ fn library_guide_trains_and_evaluates() -> Result<(), Box<dyn std::error::Error>
     let plan = EvalPlan {
         attacks: vec![
             AttackConfig::from_name("fgsm", &AttackOverrides::default())?,
-            AttackConfig::from_name("pgd", &AttackOverrides { steps: Some(20), ..Default::default() })?,
+            AttackConfig::from_name(
+                "pgd",
+                &AttackOverrides {
+                    steps: Some(20),
+                    ..Default::default()
+                },
+            )?,
         ],
         threat: ThreatModel::new(Norm::Linf, 0.0)?,
         epsilons: vec![0.05, 0.1],
@@ -45,8 +66,18 @@ fn library_guide_trains_and_evaluates() -> Result<(), Box<dyn std::error::Error>
         confidence: 0.0,
         epsilon_curves: None,
     };
-    let report = evaluate(&trained.model, &test_data, &plan, &device, &Progress::hidden())?;
-    assert!(report.clean_accuracy > 0.8, "ten epochs of SGD reach {}", report.clean_accuracy);
+    let report = evaluate(
+        &trained.model,
+        &test_data,
+        &plan,
+        &device,
+        &Progress::hidden(),
+    )?;
+    assert!(
+        report.clean_accuracy > 0.8,
+        "ten epochs of SGD reach {}",
+        report.clean_accuracy
+    );
     assert_eq!(report.results.len(), 4);
     Ok(())
 }
@@ -58,7 +89,10 @@ struct LinearProbe {
 }
 
 impl adv_core::Classifier for LinearProbe {
-    fn forward(&self, images: adv_core::burn::tensor::Tensor<4>) -> adv_core::burn::tensor::Tensor<2> {
+    fn forward(
+        &self,
+        images: adv_core::burn::tensor::Tensor<4>,
+    ) -> adv_core::burn::tensor::Tensor<2> {
         let n = images.dims()[0];
         let normalized = images.sub_scalar(self.mean).div_scalar(self.std);
         self.layer.forward(normalized.reshape([n as i32, -1]))
@@ -66,7 +100,8 @@ impl adv_core::Classifier for LinearProbe {
 }
 
 #[test]
-fn a_user_classifier_gets_input_gradients_and_is_attacked() -> Result<(), Box<dyn std::error::Error>> {
+fn a_user_classifier_gets_input_gradients_and_is_attacked() -> Result<(), Box<dyn std::error::Error>>
+{
     let device = Device::default();
     let data = adv_core::data::embedded_digits();
     let model = LinearProbe {
@@ -76,13 +111,31 @@ fn a_user_classifier_gets_input_gradients_and_is_attacked() -> Result<(), Box<dy
     };
     let mut batch = data.batch(0, 16, &device);
     // Label each image with the model's own prediction, so that every sample is attacked.
-    batch.labels = adv_core::Classifier::forward(&model, batch.images.clone()).argmax(1).reshape([16]);
+    batch.labels = adv_core::Classifier::forward(&model, batch.images.clone())
+        .argmax(1)
+        .reshape([16]);
     let threat = ThreatModel::new(Norm::Linf, 0.2)?;
     let fgsm = adv_attacks::FgsmConfig::default().init();
-    let outcome = attack_batch(&fgsm, &model, &batch, &threat, &[0.2], &RunOptions::default(), &mut NoObserver)?;
-    let attacked: Vec<f32> =
-        outcome.attacked.iter().zip(&outcome.distances).filter(|(a, _)| **a).map(|(_, d)| *d).collect();
+    let outcome = attack_batch(
+        &fgsm,
+        &model,
+        &batch,
+        &threat,
+        &[0.2],
+        &RunOptions::default(),
+        &mut NoObserver,
+    )?;
+    let attacked: Vec<f32> = outcome
+        .attacked
+        .iter()
+        .zip(&outcome.distances)
+        .filter(|(a, _)| **a)
+        .map(|(_, d)| *d)
+        .collect();
     assert_eq!(attacked.len(), 16);
-    assert!(attacked.iter().all(|&d| d > 0.0 && d <= 0.2 + 1e-6), "FGSM moves every attacked sample: {attacked:?}");
+    assert!(
+        attacked.iter().all(|&d| d > 0.0 && d <= 0.2 + 1e-6),
+        "FGSM moves every attacked sample: {attacked:?}"
+    );
     Ok(())
 }

@@ -14,7 +14,11 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
     let report = &outcome.report;
 
     assert_eq!(report.samples, 360);
-    assert!(report.clean_accuracy > 0.8, "clean accuracy {}", report.clean_accuracy);
+    assert!(
+        report.clean_accuracy > 0.8,
+        "clean accuracy {}",
+        report.clean_accuracy
+    );
     let at = |attack: &str, epsilon: f32| {
         report
             .results
@@ -24,30 +28,65 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
             .robust_accuracy
     };
     let largest = *options.epsilons.last().unwrap();
-    assert!(at("fgsm", largest) < report.clean_accuracy - 0.5, "FGSM at {largest} must bite");
+    assert!(
+        at("fgsm", largest) < report.clean_accuracy - 0.5,
+        "FGSM at {largest} must bite"
+    );
     for &epsilon in &options.epsilons {
-        assert!(at("pgd-10", epsilon) <= at("fgsm", epsilon) + 0.02, "PGD is at least FGSM's strength");
+        assert!(
+            at("pgd-10", epsilon) <= at("fgsm", epsilon) + 0.02,
+            "PGD is at least FGSM's strength"
+        );
     }
     for pair in options.epsilons.windows(2) {
-        assert!(at("pgd-10", pair[1]) <= at("pgd-10", pair[0]), "accuracy falls with epsilon");
+        assert!(
+            at("pgd-10", pair[1]) <= at("pgd-10", pair[0]),
+            "accuracy falls with epsilon"
+        );
     }
 
-    assert!(report.warnings.is_empty(), "a plainly trained CNN passes the sanity checks: {:?}", report.warnings);
+    assert!(
+        report.warnings.is_empty(),
+        "a plainly trained CNN passes the sanity checks: {:?}",
+        report.warnings
+    );
 
     for result in &report.results {
         let steps = &result.accuracy_per_step;
-        assert!(steps.windows(2).all(|w| w[1] <= w[0]), "{}: {steps:?}", result.attack);
-        assert_eq!(*steps.last().unwrap(), result.robust_accuracy, "the iteration curve ends at the result");
+        assert!(
+            steps.windows(2).all(|w| w[1] <= w[0]),
+            "{}: {steps:?}",
+            result.attack
+        );
+        assert_eq!(
+            *steps.last().unwrap(),
+            result.robust_accuracy,
+            "the iteration curve ends at the result"
+        );
     }
     assert_eq!(report.epsilon_curves.len(), 2);
     for curve in &report.epsilon_curves {
-        assert_eq!(curve.accuracy[0], (0.0, report.clean_accuracy), "{}", curve.attack);
-        assert!(curve.accuracy.windows(2).all(|w| w[1].1 <= w[0].1), "{curve:?}");
+        assert_eq!(
+            curve.accuracy[0],
+            (0.0, report.clean_accuracy),
+            "{}",
+            curve.attack
+        );
+        assert!(
+            curve.accuracy.windows(2).all(|w| w[1].1 <= w[0].1),
+            "{curve:?}"
+        );
         assert_eq!(curve.minimal_epsilons.len(), report.samples);
     }
 
     let run = &options.run_dir;
-    for file in ["model.bpk", "model.json", "train.json", "report.json", "report.md"] {
+    for file in [
+        "model.bpk",
+        "model.json",
+        "train.json",
+        "report.json",
+        "report.md",
+    ] {
         assert!(run.join(file).is_file(), "{file} is written");
     }
     let written: EvalReport =

@@ -125,7 +125,8 @@ impl<C: Classifier> Counted<C> {
 
     fn count_forward(&self, samples: usize) {
         self.forward_calls.fetch_add(1, Ordering::Relaxed);
-        self.forward_samples.fetch_add(samples as u64, Ordering::Relaxed);
+        self.forward_samples
+            .fetch_add(samples as u64, Ordering::Relaxed);
     }
 }
 
@@ -143,7 +144,8 @@ impl<C: Classifier> Classifier for Counted<C> {
         let samples = images.dims()[0];
         self.count_forward(samples);
         self.backward_calls.fetch_add(1, Ordering::Relaxed);
-        self.backward_samples.fetch_add(samples as u64, Ordering::Relaxed);
+        self.backward_samples
+            .fetch_add(samples as u64, Ordering::Relaxed);
         self.inner.value_and_grad(images, objective)
     }
 }
@@ -188,10 +190,17 @@ mod tests {
         let counted = Counted::new(Sums);
         counted.forward(images(3));
         counted.forward(images(2));
-        counted.value_and_grad(images(4), &|logits: Tensor<2>| logits.sum_dim(1).reshape([4]));
+        counted.value_and_grad(images(4), &|logits: Tensor<2>| {
+            logits.sum_dim(1).reshape([4])
+        });
         assert_eq!(
             counted.counts(),
-            CostCounts { forward_calls: 3, forward_samples: 9, backward_calls: 1, backward_samples: 4 }
+            CostCounts {
+                forward_calls: 3,
+                forward_samples: 9,
+                backward_calls: 1,
+                backward_samples: 4
+            }
         );
     }
 }

@@ -28,7 +28,10 @@ impl ModelConfig {
     pub fn from_name(name: &str, input: [usize; 3], num_classes: usize) -> Result<Self> {
         match name {
             "mlp" => Ok(ModelConfig::Mlp(MlpConfig::new(input, num_classes))),
-            "small-cnn" | "cnn" => Ok(ModelConfig::SmallCnn(SmallCnnConfig::new(input, num_classes))),
+            "small-cnn" | "cnn" => Ok(ModelConfig::SmallCnn(SmallCnnConfig::new(
+                input,
+                num_classes,
+            ))),
             other => Err(ModelError::InvalidConfig(format!(
                 "unknown architecture '{other}' (expected one of {})",
                 ARCHITECTURES.join(", ")
@@ -94,16 +97,22 @@ pub fn sidecar_path(weights: &Path) -> PathBuf {
 /// Writes the weights (Burn record) to `path` and the architecture to its JSON sidecar.
 pub fn save_checkpoint(model: Model, config: &ModelConfig, path: &Path) -> Result<()> {
     let sidecar = sidecar_path(path);
-    let json = serde_json::to_string_pretty(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
+    let json =
+        serde_json::to_string_pretty(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
     std::fs::write(&sidecar, json).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
-    model.save_file(path).map_err(|e| ModelError::checkpoint(path, e))
+    model
+        .save_file(path)
+        .map_err(|e| ModelError::checkpoint(path, e))
 }
 
 /// Reads the architecture of a checkpoint from its JSON sidecar.
 pub fn read_checkpoint_config(path: &Path) -> Result<ModelConfig> {
     let sidecar = sidecar_path(path);
     let text = std::fs::read_to_string(&sidecar).map_err(|e| {
-        ModelError::checkpoint(&sidecar, format!("cannot read the architecture sidecar: {e}"))
+        ModelError::checkpoint(
+            &sidecar,
+            format!("cannot read the architecture sidecar: {e}"),
+        )
     })?;
     serde_json::from_str(&text).map_err(|e| ModelError::checkpoint(&sidecar, e))
 }
@@ -152,17 +161,33 @@ mod tests {
     fn bad_configs_and_files_are_errors() {
         let device = Device::default();
         assert!(ModelConfig::from_name("vgg", [1, 8, 8], 10).is_err());
-        assert!(ModelConfig::from_name("small-cnn", [1, 2, 2], 10).unwrap().init(&device).is_err());
-        assert!(ModelConfig::from_name("mlp", [1, 8, 8], 1).unwrap().init(&device).is_err());
+        assert!(
+            ModelConfig::from_name("small-cnn", [1, 2, 2], 10)
+                .unwrap()
+                .init(&device)
+                .is_err()
+        );
+        assert!(
+            ModelConfig::from_name("mlp", [1, 8, 8], 1)
+                .unwrap()
+                .init(&device)
+                .is_err()
+        );
         let dir = tempfile::tempdir().unwrap();
         let garbage = dir.path().join("garbage.bpk");
         std::fs::write(&garbage, b"not a checkpoint").unwrap();
         let config = ModelConfig::from_name("mlp", [1, 8, 8], 10).unwrap();
-        assert!(matches!(load_weights(&config, &garbage, &device), Err(ModelError::Checkpoint { .. })));
+        assert!(matches!(
+            load_weights(&config, &garbage, &device),
+            Err(ModelError::Checkpoint { .. })
+        ));
         assert!(load_checkpoint(&garbage, &device).is_err());
         let other = ModelConfig::from_name("mlp", [1, 4, 4], 10).unwrap();
         let path = dir.path().join("small.bpk");
         save_checkpoint(other.init(&device).unwrap(), &other, &path).unwrap();
-        assert!(load_weights(&config, &path, &device).is_err(), "shape mismatch must be an error");
+        assert!(
+            load_weights(&config, &path, &device).is_err(),
+            "shape mismatch must be an error"
+        );
     }
 }

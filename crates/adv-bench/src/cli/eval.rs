@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use adv_attacks::{AttackConfig, AttackOverrides, StepSize};
-use adv_bench::{BenchError, DataSource, EpsilonSearch, EvalPlan, Progress, Result, RunContext, evaluate};
+use adv_bench::{
+    BenchError, DataSource, EpsilonSearch, EvalPlan, Progress, Result, RunContext, evaluate,
+};
 use adv_core::burn::tensor::Device;
 use adv_core::{Dataset, Goal, Loss, Norm, TargetSelection, ThreatModel};
 use adv_models::{Model, ModelConfig, load_weights, read_checkpoint_config, sidecar_path};
@@ -191,7 +193,8 @@ fn load_model(
     let config = if sidecar_path(weights).is_file() {
         let config = read_checkpoint_config(weights)?;
         if let Some(name) = name
-            && ModelConfig::from_name(name, data.shape(), data.num_classes())?.name() != config.name()
+            && ModelConfig::from_name(name, data.shape(), data.num_classes())?.name()
+                != config.name()
         {
             return Err(BenchError::InvalidArgument(format!(
                 "--model {name} disagrees with the checkpoint's architecture {} ({})",
@@ -216,5 +219,8 @@ fn load_model(
             data.shape()
         )));
     }
-    Ok((load_weights(&config, weights, device)?, config.name().to_owned()))
+    Ok((
+        load_weights(&config, weights, device)?,
+        config.name().to_owned(),
+    ))
 }
