@@ -7,21 +7,33 @@
 //! | attack | paper | norms |
 //! | --- | --- | --- |
 //! | [`Fgsm`] | Goodfellow et al., ICLR 2015 | Linf, L2 |
+//! | [`Bim`] | Kurakin et al., ICLR 2017 (workshop) | Linf, L2, L1 |
 //! | [`Pgd`] | Madry et al., ICLR 2018 | Linf, L2, L1 |
+//! | [`Mim`] | Dong et al., CVPR 2018 | Linf, L2, L1 |
+//! | [`Dim`] | Xie et al., CVPR 2019 | Linf, L2, L1 |
+//! | [`Ti`] | Dong et al., CVPR 2019 | Linf, L2, L1 |
 #![warn(missing_docs)]
 
 mod attack;
+mod bim;
 mod catalogue;
+mod dim;
 mod error;
 mod fgsm;
 mod gradient;
 mod harness;
+mod mim;
 mod pgd;
+mod ti;
 
 pub use attack::{Attack, AttackInput, NoObserver, StepObserver};
+pub use bim::{Bim, BimConfig};
 pub use catalogue::{AttackConfig, AttackInfo, AttackOverrides, catalogue};
+pub use dim::{Dim, DimConfig};
 pub use error::{AttackError, Result};
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::StepSize;
 pub use harness::{BatchOutcome, RunOptions, attack_batch};
+pub use mim::{Mim, MimConfig};
 pub use pgd::{Pgd, PgdConfig};
+pub use ti::{Ti, TiConfig};

@@ -53,6 +53,15 @@ pub struct EvalArgs {
     /// Start iterative attacks at the clean input instead of a random point of the ball.
     #[arg(long)]
     no_random_start: bool,
+    /// Momentum decay of mim, dim and ti (0 turns momentum off).
+    #[arg(long)]
+    decay: Option<f32>,
+    /// Probability of the random resize-and-pad of dim and ti.
+    #[arg(long)]
+    diversity_prob: Option<f32>,
+    /// Side of ti's Gaussian smoothing kernel (odd).
+    #[arg(long)]
+    kernel_size: Option<usize>,
     /// untargeted, targeted, or targeted-or-misclassified.
     #[arg(long, default_value = "untargeted")]
     goal: String,
@@ -113,6 +122,9 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
         step_size: args.step_size,
         loss: args.loss,
         random_start: args.no_random_start.then_some(false),
+        decay: args.decay,
+        diversity_prob: args.diversity_prob,
+        kernel_size: args.kernel_size,
     };
     let names = if args.attacks.is_empty() {
         vec!["fgsm".to_owned(), "pgd".to_owned()]
