@@ -4,8 +4,8 @@ use adv_core::{Knowledge, Loss, Norm};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Attack, AttackError, BimConfig, DimConfig, FgsmConfig, MimConfig, PgdConfig, Result, StepSize,
-    TiConfig,
+    Attack, AttackError, BimConfig, CarliniWagnerConfig, DeepFoolConfig, DimConfig, FgsmConfig,
+    MimConfig, PgdConfig, Result, StepSize, TiConfig,
 };
 
 /// The configuration of any attack of the catalogue.
@@ -24,6 +24,10 @@ pub enum AttackConfig {
     Dim(DimConfig),
     /// [`crate::Ti`].
     Ti(TiConfig),
+    /// [`crate::DeepFool`].
+    DeepFool(DeepFoolConfig),
+    /// [`crate::CarliniWagner`].
+    Cw(CarliniWagnerConfig),
 }
 
 /// Command-line style overrides of an attack's defaults; `None` keeps the default.
@@ -43,6 +47,14 @@ pub struct AttackOverrides {
     pub diversity_prob: Option<f32>,
     /// Side of the Gaussian smoothing kernel (TI).
     pub kernel_size: Option<usize>,
+    /// Relative extra length of the final perturbation (DeepFool).
+    pub overshoot: Option<f32>,
+    /// Number of most likely classes considered (DeepFool).
+    pub candidates: Option<usize>,
+    /// Binary search steps over the constant (C&W).
+    pub search_steps: Option<usize>,
+    /// Constant of the first binary search step (C&W).
+    pub initial_const: Option<f32>,
 }
 
 impl AttackConfig {
@@ -104,6 +116,23 @@ impl AttackConfig {
                     ..defaults
                 })
             }
+            "deepfool" => {
+                let defaults = DeepFoolConfig::default();
+                AttackConfig::DeepFool(DeepFoolConfig {
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    overshoot: overrides.overshoot.unwrap_or(defaults.overshoot),
+                    candidates: overrides.candidates.unwrap_or(defaults.candidates),
+                })
+            }
+            "cw" | "cw-l2" | "carlini-wagner" => {
+                let defaults = CarliniWagnerConfig::default();
+                AttackConfig::Cw(CarliniWagnerConfig {
+                    search_steps: overrides.search_steps.unwrap_or(defaults.search_steps),
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    initial_const: overrides.initial_const.unwrap_or(defaults.initial_const),
+                    ..defaults
+                })
+            }
             _ => return Err(AttackError::UnknownAttack(name.to_owned())),
         };
         config.build()?;
@@ -119,6 +148,8 @@ impl AttackConfig {
             AttackConfig::Mim(config) => Box::new(config.init()?),
             AttackConfig::Dim(config) => Box::new(config.init()?),
             AttackConfig::Ti(config) => Box::new(config.init()?),
+            AttackConfig::DeepFool(config) => Box::new(config.init()?),
+            AttackConfig::Cw(config) => Box::new(config.init()?),
         })
     }
 
@@ -143,6 +174,8 @@ impl AttackConfig {
                 format!("dim-{}{}", config.steps, loss_suffix(config.loss))
             }
             AttackConfig::Ti(config) => format!("ti-{}{}", config.steps, loss_suffix(config.loss)),
+            AttackConfig::DeepFool(config) => format!("deepfool-{}", config.steps),
+            AttackConfig::Cw(config) => format!("cw-l2-{}x{}", config.search_steps, config.steps),
         }
     }
 }
@@ -210,6 +243,22 @@ pub fn catalogue() -> Vec<AttackInfo> {
             options: "--steps N (10), --step-size (eps/steps), --decay MU (1.0), --kernel-size K \
                       (15), --diversity-prob P (0; 0.5 = TI-DIM), --loss ce|cw",
         },
+        AttackInfo {
+            name: "deepfool",
+            norms: &[Norm::L2, Norm::Linf],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Moosavi-Dezfooli, Fawzi & Frossard, CVPR 2016",
+            options: "--steps N (50), --overshoot O (0.02), --candidates K (10); minimal \
+                      distance: --eps 1e6 reports the distances found",
+        },
+        AttackInfo {
+            name: "cw",
+            norms: &[Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Carlini & Wagner, IEEE S&P 2017",
+            options: "--steps N (10000), --search-steps S (9), --initial-const C (0.001), \
+                      --confidence KAPPA (0); minimal distance: --eps 1e6 reports the distances found",
+        },
     ]
 }
 
@@ -241,6 +290,10 @@ mod tests {
             ..Default::default()
         };
         assert!(AttackConfig::from_name("ti", &bad_kernel).is_err());
+        let bad_overshoot = AttackOverrides { overshoot: Some(-0.5), ..Default::default() };
+        assert!(AttackConfig::from_name("deepfool", &bad_overshoot).is_err());
+        let bad_const = AttackOverrides { initial_const: Some(0.0), ..Default::default() };
+        assert!(AttackConfig::from_name("cw", &bad_const).is_err());
     }
 
     #[test]
@@ -266,5 +319,20 @@ mod tests {
             panic!("ti builds a TiConfig");
         };
         assert_eq!((ti.decay, ti.probability, ti.kernel_size), (0.5, 0.25, 7));
+        let overrides = AttackOverrides {
+            steps: Some(20),
+            overshoot: Some(0.1),
+            candidates: Some(3),
+            search_steps: Some(4),
+            initial_const: Some(0.5),
+            ..Default::default()
+        };
+        let deepfool = AttackConfig::from_name("deepfool", &overrides).unwrap();
+        assert_eq!(deepfool, AttackConfig::DeepFool(DeepFoolConfig { steps: 20, overshoot: 0.1, candidates: 3 }));
+        assert_eq!(deepfool.label(), "deepfool-20");
+        let cw = AttackConfig::from_name("cw-l2", &overrides).unwrap();
+        assert_eq!(cw.label(), "cw-l2-4x20");
+        let json = serde_json::to_string(&cw).unwrap();
+        assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), cw);
     }
 }

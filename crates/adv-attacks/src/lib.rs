@@ -12,11 +12,15 @@
 //! | [`Mim`] | Dong et al., CVPR 2018 | Linf, L2, L1 |
 //! | [`Dim`] | Xie et al., CVPR 2019 | Linf, L2, L1 |
 //! | [`Ti`] | Dong et al., CVPR 2019 | Linf, L2, L1 |
+//! | [`DeepFool`] | Moosavi-Dezfooli et al., CVPR 2016 | L2, Linf |
+//! | [`CarliniWagner`] | Carlini & Wagner, IEEE S&P 2017 | L2 |
 #![warn(missing_docs)]
 
 mod attack;
 mod bim;
 mod catalogue;
+mod cw;
+mod deepfool;
 mod dim;
 mod error;
 mod fgsm;
@@ -29,6 +33,8 @@ mod ti;
 pub use attack::{Attack, AttackInput, NoObserver, StepObserver};
 pub use bim::{Bim, BimConfig};
 pub use catalogue::{AttackConfig, AttackInfo, AttackOverrides, catalogue};
+pub use cw::{CarliniWagner, CarliniWagnerConfig};
+pub use deepfool::{DeepFool, DeepFoolConfig};
 pub use dim::{Dim, DimConfig};
 pub use error::{AttackError, Result};
 pub use fgsm::{Fgsm, FgsmConfig};

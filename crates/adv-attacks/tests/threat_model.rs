@@ -16,9 +16,10 @@ fn attacks() -> Vec<Box<dyn Attack>> {
         steps: Some(5),
         diversity_prob: Some(1.0),
         kernel_size: Some(3),
+        search_steps: Some(3),
         ..Default::default()
     };
-    ["fgsm", "pgd", "bim", "mim", "dim", "ti"]
+    ["fgsm", "pgd", "bim", "mim", "dim", "ti", "deepfool", "cw"]
         .iter()
         .map(|name| {
             AttackConfig::from_name(name, &overrides)

@@ -62,6 +62,18 @@ pub struct EvalArgs {
     /// Side of ti's Gaussian smoothing kernel (odd).
     #[arg(long)]
     kernel_size: Option<usize>,
+    /// DeepFool's relative extra length of the final perturbation.
+    #[arg(long)]
+    overshoot: Option<f32>,
+    /// DeepFool's number of most likely classes considered (the true class included).
+    #[arg(long)]
+    candidates: Option<usize>,
+    /// C&W's binary search steps over the constant c (its kappa is --confidence).
+    #[arg(long)]
+    search_steps: Option<usize>,
+    /// C&W's constant c of the first binary search step.
+    #[arg(long)]
+    initial_const: Option<f32>,
     /// untargeted, targeted, or targeted-or-misclassified.
     #[arg(long, default_value = "untargeted")]
     goal: String,
@@ -125,6 +137,10 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
         decay: args.decay,
         diversity_prob: args.diversity_prob,
         kernel_size: args.kernel_size,
+        overshoot: args.overshoot,
+        candidates: args.candidates,
+        search_steps: args.search_steps,
+        initial_const: args.initial_const,
     };
     let names = if args.attacks.is_empty() {
         vec!["fgsm".to_owned(), "pgd".to_owned()]
