@@ -67,7 +67,7 @@ fn the_white_box_suite_runs_from_the_command_line() {
     let json = dir.path().join("report.json");
     let json = json.to_str().unwrap();
     let eval = |args: &[&str]| {
-        let mut all = vec!["eval", "--weights", &weights, "--data", "digits:test", "--limit", "16", "--json", json];
+        let mut all: Vec<&str> = vec!["eval", "--weights", &weights, "--data", "digits:test", "--limit", "16", "--json", json];
         all.extend_from_slice(args);
         let output = adv_bench(&all);
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
@@ -83,7 +83,8 @@ fn the_white_box_suite_runs_from_the_command_line() {
     assert_eq!(results[3]["config"]["kernel_size"], 3);
     let results = eval(&[
         "--norm", "l2", "--eps", "1e6", "--attack", "deepfool", "--overshoot", "0.05",
-        "--attack", "cw", "--steps", "30", "--search-steps", "2", "--confidence", "0.5",
+        "--attack", "cw", "--steps", "100", "--search-steps", "2", "--initial-const", "10",
+        "--confidence", "0.5",
     ]);
     for result in &results {
         assert!(result["mean_perturbation"].as_f64().unwrap() > 0.0, "{result}");
