@@ -39,7 +39,11 @@ where
 {
     /// `model` behind `preprocess`, with the identity as the backward pass of `preprocess`.
     pub fn new(model: C, preprocess: P) -> Self {
-        Self { model, preprocess, surrogate: None }
+        Self {
+            model,
+            preprocess,
+            surrogate: None,
+        }
     }
 
     /// Uses the gradient of `surrogate` (a differentiable function close to the preprocessing)
@@ -64,7 +68,9 @@ where
         images: Tensor<4>,
         objective: &dyn Fn(Tensor<2>) -> Tensor<1>,
     ) -> ValueAndGrad {
-        let evaluated = self.model.value_and_grad((self.preprocess)(images.clone()), objective);
+        let evaluated = self
+            .model
+            .value_and_grad((self.preprocess)(images.clone()), objective);
         let grad = match &self.surrogate {
             None => evaluated.grad,
             Some(surrogate) => {
@@ -72,7 +78,9 @@ where
                 let input = images.autodiff().require_grad();
                 let output = surrogate(input.clone());
                 let grads = (output * evaluated.grad.clone()).sum().backward();
-                input.grad(&grads).unwrap_or_else(|| evaluated.grad.zeros_like())
+                input
+                    .grad(&grads)
+                    .unwrap_or_else(|| evaluated.grad.zeros_like())
             }
         };
         ValueAndGrad { grad, ..evaluated }

@@ -67,14 +67,25 @@ impl CarliniWagnerConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<CarliniWagner> {
         if self.search_steps == 0 || self.steps == 0 {
-            return Err(AttackError::config("cw", "search steps and steps must be at least 1"));
+            return Err(AttackError::config(
+                "cw",
+                "search steps and steps must be at least 1",
+            ));
         }
-        for (name, value) in [("learning rate", self.learning_rate), ("initial const", self.initial_const)] {
+        for (name, value) in [
+            ("learning rate", self.learning_rate),
+            ("initial const", self.initial_const),
+        ] {
             if !(value.is_finite() && value > 0.0) {
-                return Err(AttackError::config("cw", format!("{name} {value} must be finite and positive")));
+                return Err(AttackError::config(
+                    "cw",
+                    format!("{name} {value} must be finite and positive"),
+                ));
             }
         }
-        Ok(CarliniWagner { config: self.clone() })
+        Ok(CarliniWagner {
+            config: self.clone(),
+        })
     }
 }
 
@@ -105,11 +116,22 @@ impl Attack for CarliniWagner {
         let device = x0.device();
         let bounds = input.threat.bounds;
         let half_range = (bounds.upper - bounds.lower) / 2.0;
-        let to_input = |w: Tensor<4>| w.tanh().add_scalar(1.0).mul_scalar(half_range).add_scalar(bounds.lower);
+        let to_input = |w: Tensor<4>| {
+            w.tanh()
+                .add_scalar(1.0)
+                .mul_scalar(half_range)
+                .add_scalar(bounds.lower)
+        };
         // atanh of the clean image, pulled slightly inside (-1, 1) so that it stays finite.
-        let unit = x0.clone().sub_scalar(bounds.lower).div_scalar(half_range).sub_scalar(1.0);
+        let unit = x0
+            .clone()
+            .sub_scalar(bounds.lower)
+            .div_scalar(half_range)
+            .sub_scalar(1.0);
         let unit = unit.clamp(-1.0 + 1e-6, 1.0 - 1e-6);
-        let w0 = (unit.clone().add_scalar(1.0) / unit.neg().add_scalar(1.0)).log().mul_scalar(0.5);
+        let w0 = (unit.clone().add_scalar(1.0) / unit.neg().add_scalar(1.0))
+            .log()
+            .mul_scalar(0.5);
         let kappa = input.criterion.confidence;
 
         let mut lower = vec![0.0f32; n];
@@ -142,7 +164,9 @@ impl Attack for CarliniWagner {
                 let delta = x.clone() - x0.clone();
                 let distance = Norm::L2.norms(delta.clone()).square();
                 let adversarial = input.is_adversarial(evaluated.logits)?;
-                let closer = adversarial.clone().bool_and(distance.clone().lower(best_distance.clone()));
+                let closer = adversarial
+                    .clone()
+                    .bool_and(distance.clone().lower(best_distance.clone()));
                 best_distance = best_distance.mask_where(closer.clone(), distance.clone());
                 best = best.mask_where(per_sample(closer, &x), x);
                 succeeded = succeeded.bool_or(adversarial.clone());
@@ -160,20 +184,30 @@ impl Attack for CarliniWagner {
                     }
                 }
                 // d/dw of ||x - x0||² + c f(x), through x = (tanh(w) + 1) * half_range + lower.
-                let slope = w.clone().tanh().square().neg().add_scalar(1.0).mul_scalar(half_range);
+                let slope = w
+                    .clone()
+                    .tanh()
+                    .square()
+                    .neg()
+                    .add_scalar(1.0)
+                    .mul_scalar(half_range);
                 let grad = (delta.mul_scalar(2.0) + evaluated.grad) * slope;
                 let t = (step + 1) as i32;
                 let moving = per_sample(active.clone(), &w);
-                first_moment = first_moment
-                    .clone()
-                    .mask_where(moving.clone(), first_moment.mul_scalar(BETA1) + grad.clone().mul_scalar(1.0 - BETA1));
-                second_moment = second_moment
-                    .clone()
-                    .mask_where(moving.clone(), second_moment.mul_scalar(BETA2) + grad.square().mul_scalar(1.0 - BETA2));
+                first_moment = first_moment.clone().mask_where(
+                    moving.clone(),
+                    first_moment.mul_scalar(BETA1) + grad.clone().mul_scalar(1.0 - BETA1),
+                );
+                second_moment = second_moment.clone().mask_where(
+                    moving.clone(),
+                    second_moment.mul_scalar(BETA2) + grad.square().mul_scalar(1.0 - BETA2),
+                );
                 let corrected_first = first_moment.clone().div_scalar(1.0 - BETA1.powi(t));
                 let corrected_second = second_moment.clone().div_scalar(1.0 - BETA2.powi(t));
                 let update = corrected_first / corrected_second.sqrt().add_scalar(ADAM_EPSILON);
-                w = w.clone().mask_where(moving, w - update.mul_scalar(config.learning_rate));
+                w = w
+                    .clone()
+                    .mask_where(moving, w - update.mul_scalar(config.learning_rate));
             }
             for (i, success) in to_bools(succeeded).into_iter().enumerate() {
                 if success {
@@ -198,10 +232,38 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_errors() {
-        assert!(CarliniWagnerConfig { search_steps: 0, ..Default::default() }.init().is_err());
-        assert!(CarliniWagnerConfig { steps: 0, ..Default::default() }.init().is_err());
-        assert!(CarliniWagnerConfig { learning_rate: 0.0, ..Default::default() }.init().is_err());
-        assert!(CarliniWagnerConfig { initial_const: f32::NAN, ..Default::default() }.init().is_err());
+        assert!(
+            CarliniWagnerConfig {
+                search_steps: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            CarliniWagnerConfig {
+                steps: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            CarliniWagnerConfig {
+                learning_rate: 0.0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            CarliniWagnerConfig {
+                initial_const: f32::NAN,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
         assert!(CarliniWagnerConfig::default().init().is_ok());
     }
 }

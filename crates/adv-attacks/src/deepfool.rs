@@ -58,16 +58,24 @@ impl DeepFoolConfig {
         if !(self.overshoot.is_finite() && self.overshoot >= 0.0) {
             return Err(AttackError::config(
                 "deepfool",
-                format!("overshoot {} must be finite and non-negative", self.overshoot),
+                format!(
+                    "overshoot {} must be finite and non-negative",
+                    self.overshoot
+                ),
             ));
         }
         if self.candidates < 2 {
             return Err(AttackError::config(
                 "deepfool",
-                format!("candidates {} must be at least 2 (the true class and one other)", self.candidates),
+                format!(
+                    "candidates {} must be at least 2 (the true class and one other)",
+                    self.candidates
+                ),
             ));
         }
-        Ok(DeepFool { config: self.clone() })
+        Ok(DeepFool {
+            config: self.clone(),
+        })
     }
 }
 
@@ -98,9 +106,15 @@ impl Attack for DeepFool {
         let mut logits = model.forward(x0.clone());
         let classes = logits.dims()[1];
         if classes < 2 {
-            return Err(AttackError::Mismatch(format!("deepfool needs two classes or more, the model has {classes}")));
+            return Err(AttackError::Mismatch(format!(
+                "deepfool needs two classes or more, the model has {classes}"
+            )));
         }
-        let others = other_classes(logits.clone(), &input.labels, self.config.candidates.min(classes) - 1);
+        let others = other_classes(
+            logits.clone(),
+            &input.labels,
+            self.config.candidates.min(classes) - 1,
+        );
         let scale = 1.0 + self.config.overshoot;
         let mut total = x0.zeros_like();
         let mut x = x0.clone();
@@ -120,7 +134,8 @@ impl Attack for DeepFool {
                     Norm::Linf => Norm::L1,
                     _ => Norm::L2,
                 };
-                let distance = evaluated.values.clone().abs() / dual.norms(evaluated.grad.clone()).clamp_min(TINY);
+                let distance = evaluated.values.clone().abs()
+                    / dual.norms(evaluated.grad.clone()).clamp_min(TINY);
                 nearest = Some(match nearest {
                     None => (distance, evaluated.values, evaluated.grad),
                     Some((best, values, grad)) => {
@@ -128,7 +143,8 @@ impl Attack for DeepFool {
                         (
                             best.mask_where(closer.clone(), distance),
                             values.mask_where(closer.clone(), evaluated.values),
-                            grad.clone().mask_where(per_sample(closer, &grad), evaluated.grad),
+                            grad.clone()
+                                .mask_where(per_sample(closer, &grad), evaluated.grad),
                         )
                     }
                 });
@@ -147,7 +163,10 @@ impl Attack for DeepFool {
             };
             let moving = per_sample(found.clone().bool_not().float(), &x0);
             total = total + step_vector * moving;
-            x = input.threat.bounds.clip(x0.clone() + total.clone().mul_scalar(scale));
+            x = input
+                .threat
+                .bounds
+                .clip(x0.clone() + total.clone().mul_scalar(scale));
             logits = model.forward(x.clone());
         }
         Ok(x)
@@ -197,7 +216,9 @@ fn other_classes(logits: Tensor<2>, excluded: &Tensor<1, Int>, count: usize) -> 
 /// `z[i, classes[i]]` per sample.
 fn pick(logits: Tensor<2>, classes: &Tensor<1, Int>) -> Tensor<1> {
     let n = logits.dims()[0];
-    logits.gather(1, classes.clone().reshape([n, 1])).reshape([n])
+    logits
+        .gather(1, classes.clone().reshape([n, 1]))
+        .reshape([n])
 }
 
 #[cfg(test)]
@@ -208,17 +229,48 @@ mod tests {
 
     #[test]
     fn other_classes_skip_the_excluded_one_in_order() {
-        let logits = floats_from(vec![0.1, 3.0, 2.0, -1.0, 5.0, 0.0, 1.0, 2.0], [2, 4], &Device::default());
+        let logits = floats_from(
+            vec![0.1, 3.0, 2.0, -1.0, 5.0, 0.0, 1.0, 2.0],
+            [2, 4],
+            &Device::default(),
+        );
         let excluded = ints_from(&[1, 0], &Device::default());
-        assert_eq!(to_ints(other_classes(logits.clone(), &excluded, 2)), vec![2, 0, 3, 2]);
-        assert_eq!(to_ints(other_classes(logits, &excluded, 9)), vec![2, 0, 3, 3, 2, 1]);
+        assert_eq!(
+            to_ints(other_classes(logits.clone(), &excluded, 2)),
+            vec![2, 0, 3, 2]
+        );
+        assert_eq!(
+            to_ints(other_classes(logits, &excluded, 9)),
+            vec![2, 0, 3, 3, 2, 1]
+        );
     }
 
     #[test]
     fn invalid_configs_are_errors() {
-        assert!(DeepFoolConfig { steps: 0, ..Default::default() }.init().is_err());
-        assert!(DeepFoolConfig { overshoot: -0.1, ..Default::default() }.init().is_err());
-        assert!(DeepFoolConfig { candidates: 1, ..Default::default() }.init().is_err());
+        assert!(
+            DeepFoolConfig {
+                steps: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            DeepFoolConfig {
+                overshoot: -0.1,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            DeepFoolConfig {
+                candidates: 1,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
         assert!(DeepFoolConfig::default().init().is_ok());
     }
 }

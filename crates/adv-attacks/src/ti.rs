@@ -123,7 +123,7 @@ pub(crate) struct GaussianSmoothing {
 
 impl GaussianSmoothing {
     pub fn check(&self, attack: &str) -> Result<()> {
-        if self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             return Err(AttackError::config(
                 attack,
                 format!("kernel size {} must be odd", self.kernel_size),

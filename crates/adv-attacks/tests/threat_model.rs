@@ -60,13 +60,7 @@ fn linear(weights: Vec<f32>, dims: usize) -> Linear {
 /// Images of `[1, rows, dims / rows]` with several rows where `dims` allows, so that DIM's
 /// resizing and TI's kernel act on both axes.
 fn batch(images: &[f32], labels: &[usize], dims: usize) -> adv_core::Batch {
-    let rows = if dims % 3 == 0 {
-        3
-    } else if dims % 2 == 0 {
-        2
-    } else {
-        1
-    };
+    let rows = [3, 2].into_iter().find(|r| dims.is_multiple_of(*r)).unwrap_or(1);
     image_batch(images, labels, [1, rows, dims / rows])
 }
 
