@@ -44,7 +44,8 @@ pub struct EvalArgs {
     /// Iterations of iterative attacks.
     #[arg(long)]
     steps: Option<usize>,
-    /// Step length: auto, an absolute value, or a multiple of epsilon such as 0.25x.
+    /// Step length: auto (2.5 * eps / steps), eps/steps, an absolute value, or a multiple of
+    /// epsilon such as 0.25x.
     #[arg(long)]
     step_size: Option<StepSize>,
     /// Loss climbed by gradient attacks: ce (cross-entropy) or cw (logit margin).
