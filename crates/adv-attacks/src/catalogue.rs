@@ -3,7 +3,10 @@
 use adv_core::{Knowledge, Loss, Norm};
 use serde::{Deserialize, Serialize};
 
-use crate::{Attack, AttackError, FgsmConfig, PgdConfig, Result, StepSize};
+use crate::{
+    Attack, AttackError, BimConfig, CarliniWagnerConfig, DeepFoolConfig, DimConfig, FgsmConfig,
+    MimConfig, PgdConfig, Result, StepSize, TiConfig,
+};
 
 /// The configuration of any attack of the catalogue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,6 +16,18 @@ pub enum AttackConfig {
     Fgsm(FgsmConfig),
     /// [`crate::Pgd`].
     Pgd(PgdConfig),
+    /// [`crate::Bim`].
+    Bim(BimConfig),
+    /// [`crate::Mim`].
+    Mim(MimConfig),
+    /// [`crate::Dim`].
+    Dim(DimConfig),
+    /// [`crate::Ti`].
+    Ti(TiConfig),
+    /// [`crate::DeepFool`].
+    DeepFool(DeepFoolConfig),
+    /// [`crate::CarliniWagner`].
+    Cw(CarliniWagnerConfig),
 }
 
 /// Command-line style overrides of an attack's defaults; `None` keeps the default.
@@ -26,6 +41,20 @@ pub struct AttackOverrides {
     pub loss: Option<Loss>,
     /// Random start on or off.
     pub random_start: Option<bool>,
+    /// Momentum decay (MIM, DIM, TI).
+    pub decay: Option<f32>,
+    /// Probability of the input-diversity transformation (DIM, TI).
+    pub diversity_prob: Option<f32>,
+    /// Side of the Gaussian smoothing kernel (TI).
+    pub kernel_size: Option<usize>,
+    /// Relative extra length of the final perturbation (DeepFool).
+    pub overshoot: Option<f32>,
+    /// Number of most likely classes considered (DeepFool).
+    pub candidates: Option<usize>,
+    /// Binary search steps over the constant (C&W).
+    pub search_steps: Option<usize>,
+    /// Constant of the first binary search step (C&W).
+    pub initial_const: Option<f32>,
 }
 
 impl AttackConfig {
@@ -45,6 +74,65 @@ impl AttackConfig {
                     l1_fraction: defaults.l1_fraction,
                 })
             }
+            "bim" | "i-fgsm" => {
+                let defaults = BimConfig::default();
+                AttackConfig::Bim(BimConfig {
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    step_size: overrides.step_size.unwrap_or(defaults.step_size),
+                    loss: overrides.loss.unwrap_or(defaults.loss),
+                    ..defaults
+                })
+            }
+            "mim" | "mi-fgsm" => {
+                let defaults = MimConfig::default();
+                AttackConfig::Mim(MimConfig {
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    step_size: overrides.step_size.unwrap_or(defaults.step_size),
+                    decay: overrides.decay.unwrap_or(defaults.decay),
+                    loss: overrides.loss.unwrap_or(defaults.loss),
+                    ..defaults
+                })
+            }
+            "dim" | "di-fgsm" | "di-mim" => {
+                let defaults = DimConfig::default();
+                AttackConfig::Dim(DimConfig {
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    step_size: overrides.step_size.unwrap_or(defaults.step_size),
+                    decay: overrides.decay.unwrap_or(defaults.decay),
+                    probability: overrides.diversity_prob.unwrap_or(defaults.probability),
+                    loss: overrides.loss.unwrap_or(defaults.loss),
+                    ..defaults
+                })
+            }
+            "ti" | "ti-fgsm" | "ti-mim" => {
+                let defaults = TiConfig::default();
+                AttackConfig::Ti(TiConfig {
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    step_size: overrides.step_size.unwrap_or(defaults.step_size),
+                    decay: overrides.decay.unwrap_or(defaults.decay),
+                    kernel_size: overrides.kernel_size.unwrap_or(defaults.kernel_size),
+                    probability: overrides.diversity_prob.unwrap_or(defaults.probability),
+                    loss: overrides.loss.unwrap_or(defaults.loss),
+                    ..defaults
+                })
+            }
+            "deepfool" => {
+                let defaults = DeepFoolConfig::default();
+                AttackConfig::DeepFool(DeepFoolConfig {
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    overshoot: overrides.overshoot.unwrap_or(defaults.overshoot),
+                    candidates: overrides.candidates.unwrap_or(defaults.candidates),
+                })
+            }
+            "cw" | "cw-l2" | "carlini-wagner" => {
+                let defaults = CarliniWagnerConfig::default();
+                AttackConfig::Cw(CarliniWagnerConfig {
+                    search_steps: overrides.search_steps.unwrap_or(defaults.search_steps),
+                    steps: overrides.steps.unwrap_or(defaults.steps),
+                    initial_const: overrides.initial_const.unwrap_or(defaults.initial_const),
+                    ..defaults
+                })
+            }
             _ => return Err(AttackError::UnknownAttack(name.to_owned())),
         };
         config.build()?;
@@ -56,6 +144,12 @@ impl AttackConfig {
         Ok(match self {
             AttackConfig::Fgsm(config) => Box::new(config.init()),
             AttackConfig::Pgd(config) => Box::new(config.init()?),
+            AttackConfig::Bim(config) => Box::new(config.init()?),
+            AttackConfig::Mim(config) => Box::new(config.init()?),
+            AttackConfig::Dim(config) => Box::new(config.init()?),
+            AttackConfig::Ti(config) => Box::new(config.init()?),
+            AttackConfig::DeepFool(config) => Box::new(config.init()?),
+            AttackConfig::Cw(config) => Box::new(config.init()?),
         })
     }
 
@@ -70,6 +164,18 @@ impl AttackConfig {
             AttackConfig::Pgd(config) => {
                 format!("pgd-{}{}", config.steps, loss_suffix(config.loss))
             }
+            AttackConfig::Bim(config) => {
+                format!("bim-{}{}", config.steps, loss_suffix(config.loss))
+            }
+            AttackConfig::Mim(config) => {
+                format!("mim-{}{}", config.steps, loss_suffix(config.loss))
+            }
+            AttackConfig::Dim(config) => {
+                format!("dim-{}{}", config.steps, loss_suffix(config.loss))
+            }
+            AttackConfig::Ti(config) => format!("ti-{}{}", config.steps, loss_suffix(config.loss)),
+            AttackConfig::DeepFool(config) => format!("deepfool-{}", config.steps),
+            AttackConfig::Cw(config) => format!("cw-l2-{}x{}", config.search_steps, config.steps),
         }
     }
 }
@@ -107,6 +213,52 @@ pub fn catalogue() -> Vec<AttackInfo> {
             options: "--steps N (10), --step-size auto|ABS|RELx (auto = 2.5*eps/steps), \
                       --loss ce|cw, --no-random-start",
         },
+        AttackInfo {
+            name: "bim",
+            norms: &Norm::ALL,
+            knowledge: Knowledge::WhiteBox,
+            paper: "Kurakin, Goodfellow & Bengio, ICLR 2017 (workshop)",
+            options: "--steps N (10), --step-size eps/steps|auto|ABS|RELx (eps/steps), --loss ce|cw",
+        },
+        AttackInfo {
+            name: "mim",
+            norms: &Norm::ALL,
+            knowledge: Knowledge::WhiteBox,
+            paper: "Dong et al., CVPR 2018",
+            options: "--steps N (10), --step-size (eps/steps), --decay MU (1.0), --loss ce|cw",
+        },
+        AttackInfo {
+            name: "dim",
+            norms: &Norm::ALL,
+            knowledge: Knowledge::WhiteBox,
+            paper: "Xie et al., CVPR 2019",
+            options: "--steps N (10), --step-size (eps/steps), --decay MU (1.0; 0 = DI2-FGSM), \
+                      --diversity-prob P (0.5), --loss ce|cw",
+        },
+        AttackInfo {
+            name: "ti",
+            norms: &Norm::ALL,
+            knowledge: Knowledge::WhiteBox,
+            paper: "Dong et al., CVPR 2019",
+            options: "--steps N (10), --step-size (eps/steps), --decay MU (1.0), --kernel-size K \
+                      (15), --diversity-prob P (0; 0.5 = TI-DIM), --loss ce|cw",
+        },
+        AttackInfo {
+            name: "deepfool",
+            norms: &[Norm::L2, Norm::Linf],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Moosavi-Dezfooli, Fawzi & Frossard, CVPR 2016",
+            options: "--steps N (50), --overshoot O (0.02), --candidates K (10); minimal \
+                      distance: --eps 1e6 reports the distances found",
+        },
+        AttackInfo {
+            name: "cw",
+            norms: &[Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Carlini & Wagner, IEEE S&P 2017",
+            options: "--steps N (10000), --search-steps S (9), --initial-const C (0.001), \
+                      --confidence KAPPA (0); minimal distance: --eps 1e6 reports the distances found",
+        },
     ]
 }
 
@@ -131,6 +283,26 @@ mod tests {
             ..Default::default()
         };
         assert!(AttackConfig::from_name("pgd", &zero_steps).is_err());
+        let bad_decay = AttackOverrides {
+            decay: Some(-1.0),
+            ..Default::default()
+        };
+        assert!(AttackConfig::from_name("mim", &bad_decay).is_err());
+        let bad_kernel = AttackOverrides {
+            kernel_size: Some(4),
+            ..Default::default()
+        };
+        assert!(AttackConfig::from_name("ti", &bad_kernel).is_err());
+        let bad_overshoot = AttackOverrides {
+            overshoot: Some(-0.5),
+            ..Default::default()
+        };
+        assert!(AttackConfig::from_name("deepfool", &bad_overshoot).is_err());
+        let bad_const = AttackOverrides {
+            initial_const: Some(0.0),
+            ..Default::default()
+        };
+        assert!(AttackConfig::from_name("cw", &bad_const).is_err());
     }
 
     #[test]
@@ -144,5 +316,43 @@ mod tests {
         assert_eq!(config.label(), "pgd-40-cw");
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
+        let overrides = AttackOverrides {
+            decay: Some(0.5),
+            diversity_prob: Some(0.25),
+            kernel_size: Some(7),
+            ..Default::default()
+        };
+        for name in ["bim", "mim", "dim", "ti"] {
+            let config = AttackConfig::from_name(name, &overrides).unwrap();
+            assert_eq!(config.label(), format!("{name}-10"));
+            let json = serde_json::to_string(&config).unwrap();
+            assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
+        }
+        let AttackConfig::Ti(ti) = AttackConfig::from_name("ti", &overrides).unwrap() else {
+            panic!("ti builds a TiConfig");
+        };
+        assert_eq!((ti.decay, ti.probability, ti.kernel_size), (0.5, 0.25, 7));
+        let overrides = AttackOverrides {
+            steps: Some(20),
+            overshoot: Some(0.1),
+            candidates: Some(3),
+            search_steps: Some(4),
+            initial_const: Some(0.5),
+            ..Default::default()
+        };
+        let deepfool = AttackConfig::from_name("deepfool", &overrides).unwrap();
+        assert_eq!(
+            deepfool,
+            AttackConfig::DeepFool(DeepFoolConfig {
+                steps: 20,
+                overshoot: 0.1,
+                candidates: 3
+            })
+        );
+        assert_eq!(deepfool.label(), "deepfool-20");
+        let cw = AttackConfig::from_name("cw-l2", &overrides).unwrap();
+        assert_eq!(cw.label(), "cw-l2-4x20");
+        let json = serde_json::to_string(&cw).unwrap();
+        assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), cw);
     }
 }

@@ -28,6 +28,9 @@ impl FgsmConfig {
                 random_start: false,
                 loss: self.loss,
                 l1_fraction: 1.0,
+                momentum: None,
+                diversity: None,
+                smoothing: None,
             },
         }
     }

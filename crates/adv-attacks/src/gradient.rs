@@ -1,10 +1,14 @@
-//! The iterative first-order loop shared by FGSM, BIM and PGD, generic over the norm through
-//! three hooks: the random start, the steepest-ascent direction and the projection.
+//! The iterative first-order loop shared by FGSM, BIM, PGD, MIM, DIM and TI, generic over the
+//! norm through three hooks: the random start, the steepest-ascent direction and the projection;
+//! and extended by three optional ones: an input transformation whose gradient is taken (DIM),
+//! a smoothing of the gradient (TI) and momentum on the normalized gradient (MIM).
 
 use adv_core::burn::tensor::{Bool, Tensor};
 use adv_core::{Classifier, Loss, per_sample, sample_rng};
 use serde::{Deserialize, Serialize};
 
+use crate::dim::InputDiversity;
+use crate::ti::GaussianSmoothing;
 use crate::{AttackError, AttackInput, Result, StepObserver};
 
 /// The step length of each iteration.
@@ -17,6 +21,8 @@ pub enum StepSize {
     Relative(f32),
     /// `2.5 * epsilon / steps`, the rule of Madry et al. (2018): the walk can cross the ball.
     Auto,
+    /// `epsilon / steps`: the steps together just reach the sphere (BIM, MIM, DIM, TI).
+    EpsOverSteps,
 }
 
 impl StepSize {
@@ -39,6 +45,7 @@ impl StepSize {
             StepSize::Absolute(value) => epsilons.zeros_like().add_scalar(value),
             StepSize::Relative(fraction) => epsilons.clone().mul_scalar(fraction),
             StepSize::Auto => epsilons.clone().mul_scalar(2.5 / steps as f32),
+            StepSize::EpsOverSteps => epsilons.clone().mul_scalar(1.0 / steps as f32),
         }
     }
 }
@@ -46,11 +53,14 @@ impl StepSize {
 impl std::str::FromStr for StepSize {
     type Err = AttackError;
 
-    /// `auto`, a number (absolute), or a number followed by `x` or `*eps` (relative).
+    /// `auto`, `eps/steps`, a number (absolute), or a number followed by `x` or `*eps`
+    /// (relative).
     fn from_str(text: &str) -> Result<Self> {
         let bad = || AttackError::config("step size", format!("cannot read '{text}'"));
-        if text == "auto" {
-            return Ok(StepSize::Auto);
+        match text {
+            "auto" => return Ok(StepSize::Auto),
+            "eps/steps" => return Ok(StepSize::EpsOverSteps),
+            _ => {}
         }
         let relative = text.strip_suffix("*eps").or_else(|| text.strip_suffix('x'));
         let step = match relative {
@@ -73,6 +83,12 @@ pub(crate) struct GradientAscent {
     pub random_start: bool,
     pub loss: Loss,
     pub l1_fraction: f32,
+    /// Momentum decay: the ascent follows `g = decay * g + grad / ||grad||_1` (MIM).
+    pub momentum: Option<f32>,
+    /// A random transformation of the input through which the gradient is taken (DIM).
+    pub diversity: Option<InputDiversity>,
+    /// A smoothing of the gradient before the step (TI).
+    pub smoothing: Option<GaussianSmoothing>,
 }
 
 impl GradientAscent {
@@ -85,6 +101,20 @@ impl GradientAscent {
                 attack,
                 format!("l1 fraction {} must be in (0, 1]", self.l1_fraction),
             ));
+        }
+        if let Some(decay) = self.momentum
+            && !(decay.is_finite() && decay >= 0.0)
+        {
+            return Err(AttackError::config(
+                attack,
+                format!("decay {decay} must be finite and non-negative"),
+            ));
+        }
+        if let Some(diversity) = &self.diversity {
+            diversity.check(attack)?;
+        }
+        if let Some(smoothing) = &self.smoothing {
+            smoothing.check(attack)?;
         }
         self.step_size.check(attack)
     }
@@ -110,15 +140,47 @@ impl GradientAscent {
         };
         let mut best = x.clone();
         let mut found = Tensor::<1, Bool>::full([x0.dims()[0]], false, &x0.device());
+        let kernel = self
+            .smoothing
+            .map(|smoothing| smoothing.kernel(x0.dims()[1], &x0.device()));
+        let mut velocity = x0.zeros_like();
         for step in 0..self.steps {
-            let evaluated = model.value_and_grad(x.clone(), &objective);
-            (best, found) =
-                keep_first_success(input.is_adversarial(evaluated.logits)?, &x, best, found);
+            let (logits, grad) = match &self.diversity {
+                None => {
+                    let evaluated = model.value_and_grad(x.clone(), &objective);
+                    (evaluated.logits, evaluated.grad)
+                }
+                Some(diversity) => {
+                    // The gradient is taken at a transformed input; success is judged at `x`.
+                    let transform = diversity.draw(input, step as u64 + 1);
+                    let evaluated = model.value_and_grad(transform.apply(x.clone()), &objective);
+                    (
+                        model.forward(x.clone()),
+                        transform.pull_back(evaluated.grad),
+                    )
+                }
+            };
+            (best, found) = keep_first_success(input.is_adversarial(logits)?, &x, best, found);
             observer.on_step(step, &found);
             if found.clone().all().into_scalar::<bool>() {
                 return Ok(best);
             }
-            let direction = norm.ascent_direction(evaluated.grad, self.l1_fraction);
+            let grad = match &kernel {
+                Some(kernel) => kernel.smooth(grad),
+                None => grad,
+            };
+            let grad = match self.momentum {
+                Some(decay) => {
+                    let l1 = per_sample(
+                        adv_core::Norm::L1.norms(grad.clone()).clamp_min(1e-12),
+                        &grad,
+                    );
+                    velocity = velocity.mul_scalar(decay) + grad / l1;
+                    velocity.clone()
+                }
+                None => grad,
+            };
+            let direction = norm.ascent_direction(grad, self.l1_fraction);
             x = input.project(x + direction * step_lengths.clone());
         }
         let adversarial = input.is_adversarial(model.forward(x.clone()))?;
@@ -164,6 +226,10 @@ mod tests {
     #[test]
     fn step_size_parses() {
         assert_eq!("auto".parse::<StepSize>().unwrap(), StepSize::Auto);
+        assert_eq!(
+            "eps/steps".parse::<StepSize>().unwrap(),
+            StepSize::EpsOverSteps
+        );
         assert_eq!(
             "0.01".parse::<StepSize>().unwrap(),
             StepSize::Absolute(0.01)

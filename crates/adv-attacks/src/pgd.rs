@@ -57,6 +57,9 @@ impl PgdConfig {
             random_start: self.random_start,
             loss: self.loss,
             l1_fraction: self.l1_fraction,
+            momentum: None,
+            diversity: None,
+            smoothing: None,
         };
         ascent.check("pgd")?;
         Ok(Pgd { ascent })

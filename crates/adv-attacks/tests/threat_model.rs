@@ -4,26 +4,28 @@
 mod common;
 
 use adv_attacks::{Attack, AttackConfig, AttackOverrides, NoObserver, RunOptions, attack_batch};
-use adv_core::{Norm, ThreatModel, to_floats};
-use common::{Linear, batch};
+use adv_core::{Goal, Norm, TargetSelection, ThreatModel, to_floats};
+use common::{Linear, image_batch};
 use proptest::prelude::*;
 
 const CLASSES: usize = 3;
 
+/// Every attack, with few steps; DIM and TI transform every input so their hooks are exercised.
 fn attacks() -> Vec<Box<dyn Attack>> {
-    ["fgsm", "pgd"]
+    let overrides = AttackOverrides {
+        steps: Some(5),
+        diversity_prob: Some(1.0),
+        kernel_size: Some(3),
+        search_steps: Some(3),
+        ..Default::default()
+    };
+    ["fgsm", "pgd", "bim", "mim", "dim", "ti", "deepfool", "cw"]
         .iter()
         .map(|name| {
-            AttackConfig::from_name(
-                name,
-                &AttackOverrides {
-                    steps: Some(5),
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .build()
-            .unwrap()
+            AttackConfig::from_name(name, &overrides)
+                .unwrap()
+                .build()
+                .unwrap()
         })
         .collect()
 }
@@ -53,6 +55,16 @@ fn linear(weights: Vec<f32>, dims: usize) -> Linear {
         classes: CLASSES,
         dims,
     }
+}
+
+/// Images of `[1, rows, dims / rows]` with several rows where `dims` allows, so that DIM's
+/// resizing and TI's kernel act on both axes.
+fn batch(images: &[f32], labels: &[usize], dims: usize) -> adv_core::Batch {
+    let rows = [3, 2]
+        .into_iter()
+        .find(|r| dims.is_multiple_of(*r))
+        .unwrap_or(1);
+    image_batch(images, labels, [1, rows, dims / rows])
 }
 
 fn norm_of(norm: Norm, delta: &[f32]) -> f64 {
@@ -119,6 +131,22 @@ proptest! {
                 for j in 0..dims {
                     prop_assert!((alone[j] - whole[i * dims + j]).abs() <= 1e-6, "{} row {i}", attack.name());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn targeted_success_agrees_with_the_model((n, dims, x0, weights, eps, norm, seed) in case()) {
+        let model = linear(weights, dims);
+        let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
+        let threat = ThreatModel::new(norm, eps).unwrap().with_goal(Goal::Targeted(TargetSelection::Next));
+        let options = RunOptions { seed, ..Default::default() };
+        for attack in attacks().iter().filter(|a| a.norms().contains(&norm)) {
+            let outcome = attack_batch(attack.as_ref(), &model, &batch(&x0, &labels, dims), &threat, &[eps], &options, &mut NoObserver).unwrap();
+            let adversarial = to_floats(outcome.adversarials.clone());
+            for i in 0..n {
+                let predicted = model.predict_host(&adversarial[i * dims..(i + 1) * dims]);
+                prop_assert_eq!(outcome.success[i], outcome.attacked[i] && predicted == (labels[i] + 1) % CLASSES, "{}", attack.name());
             }
         }
     }

@@ -223,7 +223,10 @@ pub fn check_model(
     let objective = |logits: Tensor<2>| Loss::CrossEntropy.objective(logits, &labels, None);
     let gradient = model.value_and_grad(batch.images, &objective).grad;
     let norms = to_floats(adv_core::Norm::L2.norms(gradient));
-    let vanishing = norms.iter().filter(|&&g| g.is_nan() || g <= threshold).count();
+    let vanishing = norms
+        .iter()
+        .filter(|&&g| g.is_nan() || g <= threshold)
+        .count();
     // A handful of saturated, confidently correct samples is normal; a large share is not.
     if vanishing * 10 > n {
         warnings.push(Warning::VanishingGradients {

@@ -102,6 +102,97 @@ fn train_then_eval_writes_the_report_contract() {
     }
 }
 
+/// Every attack of the white-box suite runs by name with its options; the minimal-distance ones
+/// report the distances they found under an unbounded L2 budget.
+#[test]
+fn the_white_box_suite_runs_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = train_checkpoint(dir.path());
+    let json = dir.path().join("report.json");
+    let json = json.to_str().unwrap();
+    let eval = |args: &[&str]| {
+        let mut all: Vec<&str> = vec![
+            "eval",
+            "--weights",
+            &weights,
+            "--data",
+            "digits:test",
+            "--limit",
+            "16",
+            "--json",
+            json,
+        ];
+        all.extend_from_slice(args);
+        let output = adv_bench(&all);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        report["results"].as_array().unwrap().clone()
+    };
+    let results = eval(&[
+        "--attack",
+        "bim",
+        "--attack",
+        "mim",
+        "--attack",
+        "dim",
+        "--attack",
+        "ti",
+        "--steps",
+        "3",
+        "--decay",
+        "0.5",
+        "--diversity-prob",
+        "0.7",
+        "--kernel-size",
+        "3",
+    ]);
+    let labels: Vec<&str> = results
+        .iter()
+        .map(|r| r["attack"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["bim-3", "mim-3", "dim-3", "ti-3"]);
+    assert_eq!(results[3]["config"]["kernel_size"], 3);
+    let results = eval(&[
+        "--norm",
+        "l2",
+        "--eps",
+        "1e6",
+        "--attack",
+        "deepfool",
+        "--overshoot",
+        "0.05",
+        "--attack",
+        "cw",
+        "--steps",
+        "100",
+        "--search-steps",
+        "2",
+        "--initial-const",
+        "10",
+        "--confidence",
+        "0.5",
+    ]);
+    for result in &results {
+        assert!(
+            result["mean_perturbation"].as_f64().unwrap() > 0.0,
+            "{result}"
+        );
+        assert!(
+            result["max_perturbation"].as_f64().unwrap() < 1e3,
+            "{result}"
+        );
+    }
+    assert_eq!(
+        results[0]["robust_accuracy"], 0.0,
+        "deepfool breaks every sample without a budget"
+    );
+}
+
 #[test]
 fn attacks_lists_the_catalogue() {
     let output = adv_bench(&["attacks"]);
@@ -148,6 +239,18 @@ fn bad_arguments_and_files_are_one_line_errors() {
     check(&["--steps", "0"], "steps must be at least 1");
     check(&["--backend", "onnx"], "unknown backend");
     check(&["--goal", "sideways"], "unknown goal");
+    check(
+        &["--attack", "cw", "--norm", "linf"],
+        "cw does not support the linf norm",
+    );
+    check(
+        &["--attack", "ti", "--kernel-size", "4"],
+        "kernel size 4 must be odd",
+    );
+    check(
+        &["--attack", "deepfool", "--overshoot", "-1"],
+        "overshoot -1 must be finite",
+    );
 
     let garbage = dir.path().join("garbage.bpk");
     std::fs::write(&garbage, b"not a checkpoint").unwrap();

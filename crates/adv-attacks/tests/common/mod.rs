@@ -1,4 +1,6 @@
 //! A linear softmax classifier with hand-checkable gradients, and batch helpers.
+// Each test binary uses a subset of the helpers.
+#![allow(dead_code)]
 
 use adv_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use adv_core::{Batch, Classifier};
@@ -54,10 +56,15 @@ pub fn argmax(values: &[f32]) -> usize {
 
 /// A batch of `n` images of shape `[1, 1, dims]` from host values.
 pub fn batch(images: &[f32], labels: &[usize], dims: usize) -> Batch {
+    image_batch(images, labels, [1, 1, dims])
+}
+
+/// A batch of `n` images of shape `[c, h, w]` from host values.
+pub fn image_batch(images: &[f32], labels: &[usize], [c, h, w]: [usize; 3]) -> Batch {
     let device = Device::default();
     let n = labels.len();
     Batch {
-        images: Tensor::from_data(TensorData::new(images.to_vec(), [n, 1, 1, dims]), &device),
+        images: Tensor::from_data(TensorData::new(images.to_vec(), [n, c, h, w]), &device),
         labels: Tensor::<1, Int>::from_data(
             TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]),
             &device,

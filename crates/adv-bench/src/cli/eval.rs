@@ -46,7 +46,8 @@ pub struct EvalArgs {
     /// Iterations of iterative attacks.
     #[arg(long)]
     steps: Option<usize>,
-    /// Step length: auto, an absolute value, or a multiple of epsilon such as 0.25x.
+    /// Step length: auto (2.5 * eps / steps), eps/steps, an absolute value, or a multiple of
+    /// epsilon such as 0.25x.
     #[arg(long)]
     step_size: Option<StepSize>,
     /// Loss climbed by gradient attacks: ce (cross-entropy) or cw (logit margin).
@@ -55,6 +56,27 @@ pub struct EvalArgs {
     /// Start iterative attacks at the clean input instead of a random point of the ball.
     #[arg(long)]
     no_random_start: bool,
+    /// Momentum decay of mim, dim and ti (0 turns momentum off).
+    #[arg(long)]
+    decay: Option<f32>,
+    /// Probability of the random resize-and-pad of dim and ti.
+    #[arg(long)]
+    diversity_prob: Option<f32>,
+    /// Side of ti's Gaussian smoothing kernel (odd).
+    #[arg(long)]
+    kernel_size: Option<usize>,
+    /// DeepFool's relative extra length of the final perturbation.
+    #[arg(long)]
+    overshoot: Option<f32>,
+    /// DeepFool's number of most likely classes considered (the true class included).
+    #[arg(long)]
+    candidates: Option<usize>,
+    /// C&W's binary search steps over the constant c (its kappa is --confidence).
+    #[arg(long)]
+    search_steps: Option<usize>,
+    /// C&W's constant c of the first binary search step.
+    #[arg(long)]
+    initial_const: Option<f32>,
     /// untargeted, targeted, or targeted-or-misclassified.
     #[arg(long, default_value = "untargeted")]
     goal: String,
@@ -122,6 +144,13 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
         step_size: args.step_size,
         loss: args.loss,
         random_start: args.no_random_start.then_some(false),
+        decay: args.decay,
+        diversity_prob: args.diversity_prob,
+        kernel_size: args.kernel_size,
+        overshoot: args.overshoot,
+        candidates: args.candidates,
+        search_steps: args.search_steps,
+        initial_const: args.initial_const,
     };
     let names = if args.attacks.is_empty() {
         vec!["fgsm".to_owned(), "pgd".to_owned()]
