@@ -124,6 +124,7 @@ pub fn evaluate(
             };
             let started = Instant::now();
             let mut robust = Vec::with_capacity(n);
+            let mut attacked = 0;
             let mut distances = Vec::new();
             let mut steps = StepCurve::default();
             for batch in data.batches(plan.batch_size, device) {
@@ -139,13 +140,9 @@ pub fn evaluate(
                 )?;
                 let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
                 steps.add(batch.ids.len(), correct, counts);
+                attacked += outcome.attacked.iter().filter(|&&a| a).count();
                 distances.extend(
-                    outcome
-                        .attacked
-                        .iter()
-                        .zip(&outcome.distances)
-                        .filter(|(a, _)| **a)
-                        .map(|(_, d)| *d),
+                    outcome.success.iter().zip(&outcome.distances).filter(|(s, _)| **s).map(|(_, d)| *d),
                 );
                 robust.extend(outcome.robust());
                 progress.advance();
@@ -158,7 +155,7 @@ pub fn evaluate(
                 config: config.clone(),
                 epsilon,
                 robust_accuracy: fraction(&robust),
-                attacked: distances.len(),
+                attacked,
                 mean_perturbation: mean(&distances),
                 max_perturbation: distances.iter().copied().fold(0.0, f32::max),
                 accuracy_per_step: steps.accuracy(),

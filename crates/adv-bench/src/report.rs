@@ -56,7 +56,8 @@ pub struct AttackResult {
     pub robust_accuracy: f32,
     /// Samples attacked (the clean-correct ones).
     pub attacked: usize,
-    /// Mean norm of the perturbation of the returned examples, over attacked samples.
+    /// Mean norm of the perturbation of the adversarial examples found (0 if none): for
+    /// minimal-distance attacks (DeepFool, C&W) the mean distance to the decision boundary.
     pub mean_perturbation: f32,
     /// Largest such norm (never above epsilon).
     pub max_perturbation: f32,
