@@ -6,8 +6,8 @@ use adv_core::burn::tensor::Device;
 use adv_core::burn::tensor::ops::IndexingUpdateOp;
 use adv_core::burn::tensor::{Int, Tensor};
 use adv_core::{
-    Batch, Classifier, Criterion, Goal, TargetSelection, ThreatModel, check_epsilons, floats_from,
-    ints_from, sample_rng, to_bools, to_floats, to_ints,
+    Batch, Classifier, Criterion, Goal, Norm, TargetSelection, ThreatModel, check_epsilons,
+    floats_from, ints_from, sample_rng, to_bools, to_floats, to_ints,
 };
 
 use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
@@ -66,18 +66,7 @@ pub fn attack_batch(
 ) -> Result<BatchOutcome> {
     let n = batch.ids.len();
     let epsilons = per_sample_epsilons(epsilons, n)?;
-    if !attack.norms().contains(&threat.norm) {
-        return Err(AttackError::UnsupportedNorm {
-            attack: attack.name().to_owned(),
-            norm: threat.norm,
-            supported: attack
-                .norms()
-                .iter()
-                .map(|norm| norm.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
+    check_norm(attack, threat.norm)?;
     if let Some(candidates) = &options.candidates
         && candidates.len() != n
     {
@@ -161,6 +150,23 @@ pub fn attack_batch(
             .clone()
             .select_assign(0, index, delta, IndexingUpdateOp::Add);
     Ok(outcome)
+}
+
+/// An error unless `attack` is defined for `norm`.
+pub fn check_norm(attack: &dyn Attack, norm: Norm) -> Result<()> {
+    if attack.norms().contains(&norm) {
+        return Ok(());
+    }
+    Err(AttackError::UnsupportedNorm {
+        attack: attack.name().to_owned(),
+        norm,
+        supported: attack
+            .norms()
+            .iter()
+            .map(|n| n.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 fn per_sample_epsilons(epsilons: &[f32], n: usize) -> Result<Vec<f32>> {

@@ -46,7 +46,7 @@ pub use eot::Eot;
 pub use error::{AttackError, Result};
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::StepSize;
-pub use harness::{BatchOutcome, RunOptions, attack_batch};
+pub use harness::{BatchOutcome, RunOptions, attack_batch, check_norm};
 pub use mim::{Mim, MimConfig};
 pub use pgd::{Pgd, PgdConfig};
 pub use ti::{Ti, TiConfig};

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use adv_attacks::{AttackConfig, RunOptions, attack_batch};
+use adv_attacks::{AttackConfig, RunOptions, attack_batch, check_norm};
 use adv_core::burn::tensor::Device;
 use adv_core::{Classifier, Counted, Dataset, ThreatModel, check_epsilons, to_ints};
 use serde::{Deserialize, Serialize};
@@ -57,20 +57,7 @@ impl EvalPlan {
             return Err(BenchError::InvalidArgument("no attack given".into()));
         }
         for config in &self.attacks {
-            let attack = config.build()?;
-            if !attack.norms().contains(&self.threat.norm) {
-                return Err(adv_attacks::AttackError::UnsupportedNorm {
-                    attack: attack.name().to_owned(),
-                    norm: self.threat.norm,
-                    supported: attack
-                        .norms()
-                        .iter()
-                        .map(|n| n.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-                .into());
-            }
+            check_norm(config.build()?.as_ref(), self.threat.norm)?;
         }
         Ok(())
     }
@@ -142,7 +129,12 @@ pub fn evaluate(
                 steps.add(batch.ids.len(), correct, counts);
                 attacked += outcome.attacked.iter().filter(|&&a| a).count();
                 distances.extend(
-                    outcome.success.iter().zip(&outcome.distances).filter(|(s, _)| **s).map(|(_, d)| *d),
+                    outcome
+                        .success
+                        .iter()
+                        .zip(&outcome.distances)
+                        .filter(|(s, _)| **s)
+                        .map(|(_, d)| *d),
                 );
                 robust.extend(outcome.robust());
                 progress.advance();
