@@ -3,7 +3,10 @@
 use adv_core::{Knowledge, Loss, Norm};
 use serde::{Deserialize, Serialize};
 
-use crate::{Attack, AttackError, FgsmConfig, PgdConfig, Result, StepSize};
+use crate::{
+    ApgdConfig, ApgdLoss, Attack, AttackError, AutoAttackComponent, AutoAttackConfig, FgsmConfig,
+    PgdConfig, Result, SquareConfig, StepSize,
+};
 
 /// The configuration of any attack of the catalogue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,6 +16,12 @@ pub enum AttackConfig {
     Fgsm(FgsmConfig),
     /// [`crate::Pgd`].
     Pgd(PgdConfig),
+    /// [`crate::Apgd`]: APGD-CE, APGD-DLR or APGD-T.
+    Apgd(ApgdConfig),
+    /// [`crate::Square`].
+    Square(SquareConfig),
+    /// [`crate::AutoAttack`].
+    AutoAttack(AutoAttackConfig),
 }
 
 /// Command-line style overrides of an attack's defaults; `None` keeps the default.
@@ -26,6 +35,10 @@ pub struct AttackOverrides {
     pub loss: Option<Loss>,
     /// Random start on or off.
     pub random_start: Option<bool>,
+    /// Restarts of APGD.
+    pub restarts: Option<usize>,
+    /// Query budget of score-based attacks (Square).
+    pub queries: Option<u64>,
 }
 
 impl AttackConfig {
@@ -45,6 +58,25 @@ impl AttackConfig {
                     l1_fraction: defaults.l1_fraction,
                 })
             }
+            "apgd-ce" | "apgd" => AttackConfig::Apgd(apgd(ApgdConfig::default(), overrides)),
+            "apgd-dlr" => AttackConfig::Apgd(apgd(
+                ApgdConfig { loss: ApgdLoss::Dlr, ..ApgdConfig::default() },
+                overrides,
+            )),
+            "apgd-t" => AttackConfig::Apgd(apgd(ApgdConfig::targeted(), overrides)),
+            "square" => AttackConfig::Square(square(overrides)),
+            "autoattack" | "aa" => {
+                let mut config = AutoAttackConfig::standard();
+                for component in &mut config.attacks {
+                    *component = match component {
+                        AutoAttackComponent::Apgd(apgd_config) => {
+                            AutoAttackComponent::Apgd(apgd(apgd_config.clone(), overrides))
+                        }
+                        AutoAttackComponent::Square(_) => AutoAttackComponent::Square(square(overrides)),
+                    };
+                }
+                AttackConfig::AutoAttack(config)
+            }
             _ => return Err(AttackError::UnknownAttack(name.to_owned())),
         };
         config.build()?;
@@ -56,6 +88,9 @@ impl AttackConfig {
         Ok(match self {
             AttackConfig::Fgsm(config) => Box::new(config.init()),
             AttackConfig::Pgd(config) => Box::new(config.init()?),
+            AttackConfig::Apgd(config) => Box::new(config.init()?),
+            AttackConfig::Square(config) => Box::new(config.init()?),
+            AttackConfig::AutoAttack(config) => Box::new(config.init()?),
         })
     }
 
@@ -70,7 +105,45 @@ impl AttackConfig {
             AttackConfig::Pgd(config) => {
                 format!("pgd-{}{}", config.steps, loss_suffix(config.loss))
             }
+            AttackConfig::Apgd(config) => {
+                let name = config.init().map_or("apgd", |attack| attack.name());
+                let defaults = ApgdConfig::default();
+                let mut label = name.to_owned();
+                if config.steps != defaults.steps {
+                    label += &format!("-{}", config.steps);
+                }
+                if config.restarts != defaults.restarts {
+                    label += &format!("-x{}", config.restarts);
+                }
+                label
+            }
+            AttackConfig::Square(config) if config.queries == SquareConfig::default().queries => {
+                "square".to_owned()
+            }
+            AttackConfig::Square(config) => format!("square-{}", config.queries),
+            AttackConfig::AutoAttack(config) if *config == AutoAttackConfig::standard() => {
+                "autoattack".to_owned()
+            }
+            AttackConfig::AutoAttack(_) => "autoattack-custom".to_owned(),
         }
+    }
+}
+
+/// `config` with the command line's steps and restarts.
+fn apgd(config: ApgdConfig, overrides: &AttackOverrides) -> ApgdConfig {
+    ApgdConfig {
+        steps: overrides.steps.unwrap_or(config.steps),
+        restarts: overrides.restarts.unwrap_or(config.restarts),
+        ..config
+    }
+}
+
+/// Square's defaults with the command line's query budget.
+fn square(overrides: &AttackOverrides) -> SquareConfig {
+    let defaults = SquareConfig::default();
+    SquareConfig {
+        queries: overrides.queries.unwrap_or(defaults.queries),
+        ..defaults
     }
 }
 
@@ -107,6 +180,41 @@ pub fn catalogue() -> Vec<AttackInfo> {
             options: "--steps N (10), --step-size auto|ABS|RELx (auto = 2.5*eps/steps), \
                       --loss ce|cw, --no-random-start",
         },
+        AttackInfo {
+            name: "apgd-ce",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020",
+            options: "--steps N (100), --restarts N (1)",
+        },
+        AttackInfo {
+            name: "apgd-dlr",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020",
+            options: "--steps N (100), --restarts N (1)",
+        },
+        AttackInfo {
+            name: "apgd-t",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020 (targeted DLR, 9 target classes)",
+            options: "--steps N (100), --restarts N (1 per target class)",
+        },
+        AttackInfo {
+            name: "square",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::ScoreBased,
+            paper: "Andriushchenko, Croce, Flammarion & Hein, ECCV 2020",
+            options: "--queries N (5000)",
+        },
+        AttackInfo {
+            name: "autoattack",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020 (standard: APGD-CE, APGD-T, Square; no FAB-T yet)",
+            options: "--steps N (100, APGD), --restarts N (1, APGD), --queries N (5000, Square)",
+        },
     ]
 }
 
@@ -128,6 +236,9 @@ mod tests {
         ));
         let zero_steps = AttackOverrides { steps: Some(0), ..Default::default() };
         assert!(AttackConfig::from_name("pgd", &zero_steps).is_err());
+        assert!(AttackConfig::from_name("autoattack", &zero_steps).is_err());
+        let zero_queries = AttackOverrides { queries: Some(0), ..Default::default() };
+        assert!(AttackConfig::from_name("square", &zero_queries).is_err());
     }
 
     #[test]
@@ -135,6 +246,16 @@ mod tests {
         let overrides = AttackOverrides { steps: Some(40), loss: Some(Loss::Margin), ..Default::default() };
         let config = AttackConfig::from_name("pgd", &overrides).unwrap();
         assert_eq!(config.label(), "pgd-40-cw");
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
+        let labels = |overrides: &AttackOverrides| {
+            ["apgd-ce", "apgd-t", "square", "autoattack"]
+                .map(|name| AttackConfig::from_name(name, overrides).unwrap().label())
+        };
+        assert_eq!(labels(&AttackOverrides::default()), ["apgd-ce", "apgd-t", "square", "autoattack"]);
+        let changed = AttackOverrides { steps: Some(20), queries: Some(100), ..Default::default() };
+        assert_eq!(labels(&changed), ["apgd-ce-20", "apgd-t-20", "square-100", "autoattack-custom"]);
+        let config = AttackConfig::from_name("autoattack", &changed).unwrap();
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
     }

@@ -8,20 +8,30 @@
 //! | --- | --- | --- |
 //! | [`Fgsm`] | Goodfellow et al., ICLR 2015 | Linf, L2 |
 //! | [`Pgd`] | Madry et al., ICLR 2018 | Linf, L2, L1 |
+//! | [`Apgd`] (APGD-CE, APGD-DLR, APGD-T) | Croce & Hein, ICML 2020 | Linf, L2 |
+//! | [`Square`] | Andriushchenko et al., ECCV 2020 | Linf, L2 |
+//! | [`AutoAttack`] | Croce & Hein, ICML 2020 | Linf, L2 |
 #![warn(missing_docs)]
 
+mod apgd;
 mod attack;
+mod autoattack;
 mod catalogue;
 mod error;
 mod fgsm;
 mod gradient;
 mod harness;
 mod pgd;
+mod square;
+mod subset;
 
+pub use apgd::{Apgd, ApgdConfig, ApgdLoss, apgd_checkpoints, dlr_loss, targeted_dlr_loss};
 pub use attack::{Attack, AttackInput, NoObserver, StepObserver};
+pub use autoattack::{AutoAttack, AutoAttackComponent, AutoAttackConfig};
 pub use catalogue::{AttackConfig, AttackInfo, AttackOverrides, catalogue};
 pub use error::{AttackError, Result};
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::StepSize;
 pub use harness::{BatchOutcome, RunOptions, attack_batch};
 pub use pgd::{Pgd, PgdConfig};
+pub use square::{Square, SquareConfig, square_p_schedule};

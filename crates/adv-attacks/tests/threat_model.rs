@@ -11,10 +11,16 @@ use proptest::prelude::*;
 const CLASSES: usize = 3;
 
 fn attacks() -> Vec<Box<dyn Attack>> {
-    ["fgsm", "pgd"]
+    let overrides = AttackOverrides {
+        steps: Some(5),
+        restarts: Some(2),
+        queries: Some(40),
+        ..Default::default()
+    };
+    ["fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "square", "autoattack"]
         .iter()
         .map(|name| {
-            AttackConfig::from_name(name, &AttackOverrides { steps: Some(5), ..Default::default() })
+            AttackConfig::from_name(name, &overrides)
                 .unwrap()
                 .build()
                 .unwrap()
