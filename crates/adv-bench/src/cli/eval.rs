@@ -53,6 +53,12 @@ pub struct EvalArgs {
     /// Start iterative attacks at the clean input instead of a random point of the ball.
     #[arg(long)]
     no_random_start: bool,
+    /// Random restarts of APGD (apgd-ce, apgd-dlr, apgd-t, and inside autoattack).
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Query budget per sample of score-based attacks (square, and inside autoattack).
+    #[arg(long)]
+    queries: Option<u64>,
     /// untargeted, targeted, or targeted-or-misclassified.
     #[arg(long, default_value = "untargeted")]
     goal: String,
@@ -113,6 +119,8 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
         step_size: args.step_size,
         loss: args.loss,
         random_start: args.no_random_start.then_some(false),
+        restarts: args.restarts,
+        queries: args.queries,
     };
     let names = if args.attacks.is_empty() {
         vec!["fgsm".to_owned(), "pgd".to_owned()]
