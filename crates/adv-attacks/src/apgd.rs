@@ -19,13 +19,13 @@
 //! ```
 
 use adv_core::burn::tensor::{Bool, Int, Tensor};
-use adv_core::{Classifier, Loss, Norm, ints_from, per_sample, sample_rng, to_bools, to_ints};
+use adv_core::{Classifier, Loss, Norm, ints_from, per_sample, sample_rng, to_bools};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::gradient::keep_first_success;
-use crate::subset::Stages;
+use crate::subset::{Stages, likely_targets};
 use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
 
 /// Added to the DLR denominators, as in the reference.
@@ -284,20 +284,10 @@ impl Apgd {
         if self.config.loss != ApgdLoss::TargetedDlr || input.targets.is_some() {
             return per_target(0).map(|draw| (input.targets.clone(), draw)).collect();
         }
-        let logits = model.forward(input.images.clone());
-        let [n, classes] = logits.dims();
-        let ranked = logits.argsort_descending(1);
-        let labels = to_ints(input.labels.clone());
-        let ranked = to_ints(ranked);
-        (0..self.config.target_classes.min(classes.saturating_sub(1)))
-            .flat_map(|t| {
-                // The (t + 1)-th most likely class other than the label.
-                let targets: Vec<i64> = (0..n)
-                    .map(|i| {
-                        let row = &ranked[i * classes..(i + 1) * classes];
-                        row.iter().copied().filter(|&c| c != labels[i]).nth(t).unwrap_or(labels[i])
-                    })
-                    .collect();
+        likely_targets(model, input, self.config.target_classes)
+            .into_iter()
+            .enumerate()
+            .flat_map(|(t, targets)| {
                 let targets = ints_from(&targets, &input.images.device());
                 per_target(t as u64).map(move |draw| (Some(targets.clone()), draw))
             })

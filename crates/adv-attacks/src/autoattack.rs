@@ -5,9 +5,8 @@
 //!
 //! The standard version of the reference (fra31/auto-attack, `version='standard'`) runs
 //! APGD-CE (100 iterations, 1 restart), APGD-T (targeted DLR, 100 iterations, the 9 most likely
-//! other classes), FAB-T (9 target classes) and Square (5000 queries) in that order.
-//! [`AutoAttackConfig::standard`] runs APGD-CE, APGD-T and Square with those settings; FAB-T
-//! is not implemented yet and is left out (see `docs/autoattack.md`).
+//! other classes), FAB-T (9 target classes) and Square (5000 queries) in that order, and so
+//! does [`AutoAttackConfig::standard`].
 //!
 //! ```
 //! use adv_attacks::{Attack, AutoAttackConfig};
@@ -21,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::subset::Stages;
 use crate::{
-    ApgdConfig, Attack, AttackError, AttackInput, Result, SquareConfig, StepObserver,
+    ApgdConfig, Attack, AttackError, AttackInput, FabConfig, Result, SquareConfig, StepObserver,
 };
 
 /// One attack of the ensemble.
@@ -30,6 +29,8 @@ use crate::{
 pub enum AutoAttackComponent {
     /// [`crate::Apgd`] (APGD-CE, APGD-DLR or APGD-T, after its loss).
     Apgd(ApgdConfig),
+    /// [`crate::Fab`] (FAB-T).
+    Fab(FabConfig),
     /// [`crate::Square`].
     Square(SquareConfig),
 }
@@ -38,6 +39,7 @@ impl AutoAttackComponent {
     fn build(&self) -> Result<Box<dyn Attack>> {
         Ok(match self {
             AutoAttackComponent::Apgd(config) => Box::new(config.init()?),
+            AutoAttackComponent::Fab(config) => Box::new(config.init()?),
             AutoAttackComponent::Square(config) => Box::new(config.init()?),
         })
     }
@@ -57,12 +59,14 @@ impl Default for AutoAttackConfig {
 }
 
 impl AutoAttackConfig {
-    /// The standard version without FAB-T: APGD-CE, APGD-T (9 targets), Square (5000 queries).
+    /// The standard version: APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5000
+    /// queries).
     pub fn standard() -> Self {
         Self {
             attacks: vec![
                 AutoAttackComponent::Apgd(ApgdConfig::default()),
                 AutoAttackComponent::Apgd(ApgdConfig::targeted()),
+                AutoAttackComponent::Fab(FabConfig::default()),
                 AutoAttackComponent::Square(SquareConfig::default()),
             ],
         }

@@ -4,7 +4,8 @@ use adv_core::{Knowledge, Loss, Norm};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApgdConfig, ApgdLoss, Attack, AttackError, AutoAttackComponent, AutoAttackConfig, FgsmConfig,
+    ApgdConfig, ApgdLoss, Attack, AttackError, AutoAttackComponent, AutoAttackConfig, FabConfig,
+    FgsmConfig,
     PgdConfig, Result, SquareConfig, StepSize,
 };
 
@@ -18,6 +19,8 @@ pub enum AttackConfig {
     Pgd(PgdConfig),
     /// [`crate::Apgd`]: APGD-CE, APGD-DLR or APGD-T.
     Apgd(ApgdConfig),
+    /// [`crate::Fab`] (FAB-T).
+    Fab(FabConfig),
     /// [`crate::Square`].
     Square(SquareConfig),
     /// [`crate::AutoAttack`].
@@ -64,6 +67,7 @@ impl AttackConfig {
                 overrides,
             )),
             "apgd-t" => AttackConfig::Apgd(apgd(ApgdConfig::targeted(), overrides)),
+            "fab-t" | "fab" => AttackConfig::Fab(fab(overrides)),
             "square" => AttackConfig::Square(square(overrides)),
             "autoattack" | "aa" => {
                 let mut config = AutoAttackConfig::standard();
@@ -72,6 +76,7 @@ impl AttackConfig {
                         AutoAttackComponent::Apgd(apgd_config) => {
                             AutoAttackComponent::Apgd(apgd(apgd_config.clone(), overrides))
                         }
+                        AutoAttackComponent::Fab(_) => AutoAttackComponent::Fab(fab(overrides)),
                         AutoAttackComponent::Square(_) => AutoAttackComponent::Square(square(overrides)),
                     };
                 }
@@ -89,6 +94,7 @@ impl AttackConfig {
             AttackConfig::Fgsm(config) => Box::new(config.init()),
             AttackConfig::Pgd(config) => Box::new(config.init()?),
             AttackConfig::Apgd(config) => Box::new(config.init()?),
+            AttackConfig::Fab(config) => Box::new(config.init()?),
             AttackConfig::Square(config) => Box::new(config.init()?),
             AttackConfig::AutoAttack(config) => Box::new(config.init()?),
         })
@@ -117,6 +123,8 @@ impl AttackConfig {
                 }
                 label
             }
+            AttackConfig::Fab(config) if config.steps == FabConfig::default().steps => "fab-t".to_owned(),
+            AttackConfig::Fab(config) => format!("fab-t-{}", config.steps),
             AttackConfig::Square(config) if config.queries == SquareConfig::default().queries => {
                 "square".to_owned()
             }
@@ -135,6 +143,16 @@ fn apgd(config: ApgdConfig, overrides: &AttackOverrides) -> ApgdConfig {
         steps: overrides.steps.unwrap_or(config.steps),
         restarts: overrides.restarts.unwrap_or(config.restarts),
         ..config
+    }
+}
+
+/// FAB-T's defaults with the command line's steps and restarts.
+fn fab(overrides: &AttackOverrides) -> FabConfig {
+    let defaults = FabConfig::default();
+    FabConfig {
+        steps: overrides.steps.unwrap_or(defaults.steps),
+        restarts: overrides.restarts.unwrap_or(defaults.restarts),
+        ..defaults
     }
 }
 
@@ -202,6 +220,13 @@ pub fn catalogue() -> Vec<AttackInfo> {
             options: "--steps N (100), --restarts N (1 per target class)",
         },
         AttackInfo {
+            name: "fab-t",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020 (targeted FAB, 9 target classes)",
+            options: "--steps N (100), --restarts N (1 per target class)",
+        },
+        AttackInfo {
             name: "square",
             norms: &[Norm::Linf, Norm::L2],
             knowledge: Knowledge::ScoreBased,
@@ -212,8 +237,8 @@ pub fn catalogue() -> Vec<AttackInfo> {
             name: "autoattack",
             norms: &[Norm::Linf, Norm::L2],
             knowledge: Knowledge::WhiteBox,
-            paper: "Croce & Hein, ICML 2020 (standard: APGD-CE, APGD-T, Square; no FAB-T yet)",
-            options: "--steps N (100, APGD), --restarts N (1, APGD), --queries N (5000, Square)",
+            paper: "Croce & Hein, ICML 2020 (standard: APGD-CE, APGD-T, FAB-T, Square)",
+            options: "--steps N (100, APGD and FAB-T), --restarts N (1), --queries N (5000, Square)",
         },
     ]
 }
@@ -249,12 +274,12 @@ mod tests {
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
         let labels = |overrides: &AttackOverrides| {
-            ["apgd-ce", "apgd-t", "square", "autoattack"]
+            ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]
                 .map(|name| AttackConfig::from_name(name, overrides).unwrap().label())
         };
-        assert_eq!(labels(&AttackOverrides::default()), ["apgd-ce", "apgd-t", "square", "autoattack"]);
+        assert_eq!(labels(&AttackOverrides::default()), ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]);
         let changed = AttackOverrides { steps: Some(20), queries: Some(100), ..Default::default() };
-        assert_eq!(labels(&changed), ["apgd-ce-20", "apgd-t-20", "square-100", "autoattack-custom"]);
+        assert_eq!(labels(&changed), ["apgd-ce-20", "apgd-t-20", "fab-t-20", "square-100", "autoattack-custom"]);
         let config = AttackConfig::from_name("autoattack", &changed).unwrap();
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);

@@ -9,6 +9,7 @@
 //! | [`Fgsm`] | Goodfellow et al., ICLR 2015 | Linf, L2 |
 //! | [`Pgd`] | Madry et al., ICLR 2018 | Linf, L2, L1 |
 //! | [`Apgd`] (APGD-CE, APGD-DLR, APGD-T) | Croce & Hein, ICML 2020 | Linf, L2 |
+//! | [`Fab`] (FAB-T) | Croce & Hein, ICML 2020 | Linf, L2 |
 //! | [`Square`] | Andriushchenko et al., ECCV 2020 | Linf, L2 |
 //! | [`AutoAttack`] | Croce & Hein, ICML 2020 | Linf, L2 |
 #![warn(missing_docs)]
@@ -18,6 +19,7 @@ mod attack;
 mod autoattack;
 mod catalogue;
 mod error;
+mod fab;
 mod fgsm;
 mod gradient;
 mod harness;
@@ -30,6 +32,7 @@ pub use attack::{Attack, AttackInput, NoObserver, StepObserver};
 pub use autoattack::{AutoAttack, AutoAttackComponent, AutoAttackConfig};
 pub use catalogue::{AttackConfig, AttackInfo, AttackOverrides, catalogue};
 pub use error::{AttackError, Result};
+pub use fab::{Fab, FabConfig, project_on_hyperplane};
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::StepSize;
 pub use harness::{BatchOutcome, RunOptions, attack_batch};

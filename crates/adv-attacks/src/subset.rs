@@ -3,7 +3,7 @@
 
 use adv_core::burn::tensor::ops::IndexingUpdateOp;
 use adv_core::burn::tensor::{Bool, Tensor};
-use adv_core::{bools_from, ints_from, to_bools};
+use adv_core::{Classifier, bools_from, ints_from, to_bools, to_ints};
 
 use crate::{AttackInput, StepObserver};
 
@@ -130,4 +130,24 @@ impl StepObserver for StageObserver<'_> {
         self.inner
             .on_step(self.stages.steps_done + step, &bools_from(&all, &found.device()));
     }
+}
+
+/// The targets of the targeted stages of APGD-T and FAB-T: for `t = 0..count` (at most the
+/// number of classes - 1), each sample's `(t + 1)`-th most likely class other than its label on
+/// the clean input.
+pub(crate) fn likely_targets(model: &dyn Classifier, input: &AttackInput, count: usize) -> Vec<Vec<i64>> {
+    let logits = model.forward(input.images.clone());
+    let [n, classes] = logits.dims();
+    let ranked = to_ints(logits.argsort_descending(1));
+    let labels = to_ints(input.labels.clone());
+    (0..count.min(classes.saturating_sub(1)))
+        .map(|t| {
+            (0..n)
+                .map(|i| {
+                    let row = &ranked[i * classes..(i + 1) * classes];
+                    row.iter().copied().filter(|&c| c != labels[i]).nth(t).unwrap_or(labels[i])
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -17,7 +17,7 @@ fn attacks() -> Vec<Box<dyn Attack>> {
         queries: Some(40),
         ..Default::default()
     };
-    ["fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "square", "autoattack"]
+    ["fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square", "autoattack"]
         .iter()
         .map(|name| {
             AttackConfig::from_name(name, &overrides)

@@ -1,7 +1,7 @@
 //! AutoAttack's strength on a trained model: APGD-CE is at least as strong as PGD-10 at the
-//! same radius, and the ensemble is exactly the per-sample worst case of its attacks.
+//! same radius, and the ensemble (APGD-CE, APGD-T, FAB-T, Square) is exactly the per-sample worst case of its attacks.
 
-use adv_attacks::{ApgdConfig, AttackConfig, AutoAttackConfig, PgdConfig, SquareConfig};
+use adv_attacks::{ApgdConfig, AttackConfig, AutoAttackConfig, FabConfig, PgdConfig, SquareConfig};
 use adv_bench::{DataSource, DigitsSplit, EvalPlan, Progress, evaluate};
 use adv_core::burn::tensor::Device;
 use adv_core::{Norm, ThreatModel};
@@ -22,6 +22,7 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
         attacks: vec![
             adv_attacks::AutoAttackComponent::Apgd(ApgdConfig::default()),
             adv_attacks::AutoAttackComponent::Apgd(ApgdConfig::targeted()),
+            adv_attacks::AutoAttackComponent::Fab(FabConfig::default()),
             adv_attacks::AutoAttackComponent::Square(square.clone()),
         ],
     };
@@ -38,6 +39,7 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
     let alone = plan(vec![
         AttackConfig::Apgd(ApgdConfig::default()),
         AttackConfig::Apgd(ApgdConfig::targeted()),
+        AttackConfig::Fab(FabConfig::default()),
         AttackConfig::Square(square),
     ]);
     let alone = evaluate(&model, &test_data, &alone, &device, &Progress::hidden()).unwrap();
@@ -55,16 +57,17 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
                 .robust_accuracy
         };
         let summary = format!(
-            "eps {epsilon}: pgd-10 {}, apgd-ce {}, apgd-t {}, square {}, autoattack {}",
+            "eps {epsilon}: pgd-10 {}, apgd-ce {}, apgd-t {}, fab-t {}, square {}, autoattack {}",
             at("pgd-10"),
             at("apgd-ce"),
             at("apgd-t"),
+            at("fab-t"),
             at("square"),
             at("autoattack")
         );
         assert!(at("pgd-10") < report.clean_accuracy, "{summary}: the radius must bite");
         assert!(at("apgd-ce") <= at("pgd-10"), "{summary}");
-        for component in ["apgd-ce", "apgd-t", "square"] {
+        for component in ["apgd-ce", "apgd-t", "fab-t", "square"] {
             assert!(at("autoattack") <= at(component), "{summary}");
         }
         // Each sample meets the same attacks with the same random numbers inside and outside
