@@ -98,9 +98,14 @@ impl ApgdConfig {
             ));
         }
         if !(self.rho > 0.0 && self.rho < 1.0) {
-            return Err(AttackError::config(name, format!("rho {} must be in (0, 1)", self.rho)));
+            return Err(AttackError::config(
+                name,
+                format!("rho {} must be in (0, 1)", self.rho),
+            ));
         }
-        Ok(Apgd { config: self.clone() })
+        Ok(Apgd {
+            config: self.clone(),
+        })
     }
 }
 
@@ -123,7 +128,8 @@ pub struct Apgd {
 /// `floor(0.03 steps)` shorter, never below `floor(0.06 steps)`; each at least 1).
 pub fn apgd_checkpoints(steps: usize) -> Vec<usize> {
     let at_least_one = |fraction: f64| ((fraction * steps as f64) as usize).max(1);
-    let (mut window, shrink, shortest) = (at_least_one(0.22), at_least_one(0.03), at_least_one(0.06));
+    let (mut window, shrink, shortest) =
+        (at_least_one(0.22), at_least_one(0.03), at_least_one(0.06));
     let mut checkpoints = Vec::new();
     let mut at = window;
     while at <= steps {
@@ -169,7 +175,9 @@ impl Apgd {
     ) -> impl Fn(Tensor<2>) -> Tensor<1> + 'a {
         let loss = self.config.loss;
         move |logits| match (loss, targets) {
-            (ApgdLoss::CrossEntropy, targets) => Loss::CrossEntropy.objective(logits, labels, targets),
+            (ApgdLoss::CrossEntropy, targets) => {
+                Loss::CrossEntropy.objective(logits, labels, targets)
+            }
             (ApgdLoss::Dlr | ApgdLoss::TargetedDlr, None) => dlr_loss(logits, labels),
             (ApgdLoss::Dlr | ApgdLoss::TargetedDlr, Some(targets)) => {
                 targeted_dlr_loss(logits, labels, targets)
@@ -223,7 +231,8 @@ impl Apgd {
         let mut first_adversarial = x.clone();
         observer.on_step(0, &found);
 
-        let (mut x_best, mut grad_best, mut loss_best) = (x.clone(), grad.clone(), loss_prev.clone());
+        let (mut x_best, mut grad_best, mut loss_best) =
+            (x.clone(), grad.clone(), loss_prev.clone());
         let mut step = input.epsilons.clone().mul_scalar(2.0);
         let mut x_prev = x.clone();
         let mut increases = loss_prev.zeros_like();
@@ -236,7 +245,8 @@ impl Apgd {
             let momentum = if i == 0 { 1.0 } else { 0.75 };
             let direction = norm.ascent_direction(grad, 1.0);
             let z = input.project(x.clone() + direction * per_sample(step.clone(), &x));
-            let moved = x.clone() + (z - x.clone()).mul_scalar(momentum)
+            let moved = x.clone()
+                + (z - x.clone()).mul_scalar(momentum)
                 + (x.clone() - x_prev).mul_scalar(1.0 - momentum);
             x_prev = x;
             x = input.project(moved);
@@ -244,8 +254,12 @@ impl Apgd {
             let evaluated = model.value_and_grad(x.clone(), objective);
             grad = evaluated.grad;
             let loss = evaluated.values;
-            (first_adversarial, found) =
-                keep_first_success(input.is_adversarial(evaluated.logits)?, &x, first_adversarial, found);
+            (first_adversarial, found) = keep_first_success(
+                input.is_adversarial(evaluated.logits)?,
+                &x,
+                first_adversarial,
+                found,
+            );
             increases = increases + loss.clone().greater(loss_prev).float();
             let improved = loss.clone().greater(loss_best.clone());
             x_best = x_best.mask_where(per_sample(improved.clone(), &x), x.clone());
@@ -273,16 +287,25 @@ impl Apgd {
                 break;
             }
         }
-        let examples = x_best.mask_where(per_sample(found.clone(), &first_adversarial), first_adversarial);
+        let examples = x_best.mask_where(
+            per_sample(found.clone(), &first_adversarial),
+            first_adversarial,
+        );
         Ok((examples, to_bools(found)))
     }
 
     /// The runs to make: one target tensor (or none) per run, in order, each with its draw.
-    fn target_runs(&self, model: &dyn Classifier, input: &AttackInput) -> Vec<(Option<Tensor<1, Int>>, u64)> {
+    fn target_runs(
+        &self,
+        model: &dyn Classifier,
+        input: &AttackInput,
+    ) -> Vec<(Option<Tensor<1, Int>>, u64)> {
         let restarts = self.config.restarts as u64;
         let per_target = |t: u64| (0..restarts).map(move |r| t * restarts + r);
         if self.config.loss != ApgdLoss::TargetedDlr || input.targets.is_some() {
-            return per_target(0).map(|draw| (input.targets.clone(), draw)).collect();
+            return per_target(0)
+                .map(|draw| (input.targets.clone(), draw))
+                .collect();
         }
         likely_targets(model, input, self.config.target_classes)
             .into_iter()
@@ -316,7 +339,10 @@ impl Attack for Apgd {
                 break;
             };
             let stage = rows.input(input);
-            let index = ints_from(&rows.rows.iter().map(|&i| i as i64).collect::<Vec<_>>(), &stage.images.device());
+            let index = ints_from(
+                &rows.rows.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                &stage.images.device(),
+            );
             let targets = targets.map(|t| t.select(0, index));
             let objective = self.objective(&stage.labels, targets.as_ref());
             let mut stage_observer = stages.observer(&rows, observer);
@@ -388,7 +414,11 @@ mod tests {
         assert!((got[0] + 1.0 / 3.0).abs() < 1e-6, "{got:?}");
         assert!((got[1] - 1.0).abs() < 1e-6, "{got:?}");
         // Targeted, label 0 towards class 3: -(4 - 0) / (4 - (1 + 0) / 2) = -8 / 7.
-        let got = to_floats(targeted_dlr_loss(z, &classes(vec![0, 1]), &classes(vec![3, 0])));
+        let got = to_floats(targeted_dlr_loss(
+            z,
+            &classes(vec![0, 1]),
+            &classes(vec![3, 0]),
+        ));
         assert!((got[0] + 8.0 / 7.0).abs() < 1e-6, "{got:?}");
         // Label 1 (3) towards class 0 (4): -(3 - 4) / 3.5.
         assert!((got[1] - 1.0 / 3.5).abs() < 1e-6, "{got:?}");
@@ -405,10 +435,38 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_errors() {
-        assert!(ApgdConfig { steps: 0, ..Default::default() }.init().is_err());
-        assert!(ApgdConfig { restarts: 0, ..Default::default() }.init().is_err());
-        assert!(ApgdConfig { rho: 1.0, ..Default::default() }.init().is_err());
-        assert!(ApgdConfig { target_classes: 0, ..ApgdConfig::targeted() }.init().is_err());
+        assert!(
+            ApgdConfig {
+                steps: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            ApgdConfig {
+                restarts: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            ApgdConfig {
+                rho: 1.0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            ApgdConfig {
+                target_classes: 0,
+                ..ApgdConfig::targeted()
+            }
+            .init()
+            .is_err()
+        );
         assert_eq!(ApgdConfig::targeted().init().unwrap().name(), "apgd-t");
     }
 }

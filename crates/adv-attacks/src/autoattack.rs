@@ -75,7 +75,10 @@ impl AutoAttackConfig {
     /// The attack, or an error if the list is empty or an attack's configuration is invalid.
     pub fn init(&self) -> Result<AutoAttack> {
         if self.attacks.is_empty() {
-            return Err(AttackError::config("autoattack", "the ensemble needs at least one attack"));
+            return Err(AttackError::config(
+                "autoattack",
+                "the ensemble needs at least one attack",
+            ));
         }
         let attacks = self
             .attacks
@@ -94,7 +97,9 @@ pub struct AutoAttack {
 impl std::fmt::Debug for AutoAttack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<_> = self.attacks.iter().map(|a| a.name()).collect();
-        f.debug_struct("AutoAttack").field("attacks", &names).finish()
+        f.debug_struct("AutoAttack")
+            .field("attacks", &names)
+            .finish()
     }
 }
 
@@ -113,11 +118,20 @@ impl Attack for AutoAttack {
         input: &AttackInput,
         observer: &mut dyn StepObserver,
     ) -> Result<Tensor<4>> {
-        if let Some(attack) = self.attacks.iter().find(|a| !a.norms().contains(&input.threat.norm)) {
+        if let Some(attack) = self
+            .attacks
+            .iter()
+            .find(|a| !a.norms().contains(&input.threat.norm))
+        {
             return Err(AttackError::UnsupportedNorm {
                 attack: attack.name().to_owned(),
                 norm: input.threat.norm,
-                supported: attack.norms().iter().map(|n| n.name()).collect::<Vec<_>>().join(", "),
+                supported: attack
+                    .norms()
+                    .iter()
+                    .map(|n| n.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         let mut stages = Stages::new(input);

@@ -22,7 +22,9 @@
 //! ```
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Norm, bools_from, floats_from, ints_from, sample_rng, to_floats, to_ints};
+use adv_core::{
+    Classifier, Norm, bools_from, floats_from, ints_from, sample_rng, to_floats, to_ints,
+};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -80,7 +82,9 @@ impl FabConfig {
         if !(self.beta > 0.0 && self.beta <= 1.0) {
             return bad(format!("beta {} must be in (0, 1]", self.beta));
         }
-        Ok(Fab { config: self.clone() })
+        Ok(Fab {
+            config: self.clone(),
+        })
     }
 }
 
@@ -92,10 +96,27 @@ pub struct Fab {
 
 /// The smallest perturbation `d` (in `norm`, Linf or L2) with `w . (p + d) = b` and `p + d` in
 /// `[lower, upper]`; where the box does not reach the hyperplane, the box point closest to it.
-pub fn project_on_hyperplane(norm: Norm, p: &[f32], w: &[f32], b: f32, lower: f32, upper: f32) -> Vec<f32> {
-    let gap = f64::from(b) - p.iter().zip(w).map(|(p, w)| f64::from(*p) * f64::from(*w)).sum::<f64>();
+pub fn project_on_hyperplane(
+    norm: Norm,
+    p: &[f32],
+    w: &[f32],
+    b: f32,
+    lower: f32,
+    upper: f32,
+) -> Vec<f32> {
+    let gap = f64::from(b)
+        - p.iter()
+            .zip(w)
+            .map(|(p, w)| f64::from(*p) * f64::from(*w))
+            .sum::<f64>();
     // Move along sign(w) * sign(gap); `room` is how far each coordinate can go that way.
-    let direction = |w: f32| if (w >= 0.0) == (gap >= 0.0) { 1.0f64 } else { -1.0 };
+    let direction = |w: f32| {
+        if (w >= 0.0) == (gap >= 0.0) {
+            1.0f64
+        } else {
+            -1.0
+        }
+    };
     let room: Vec<f64> = p
         .iter()
         .zip(w)
@@ -176,24 +197,48 @@ impl Fab {
                 };
                 // Half of min(best distance, eps) in the reference, whose best distance starts infinite.
                 let radius = 0.5 * input.epsilon_values[i] / (norm_of(norm, &noise) + 1e-12);
-                clean(i).iter().zip(&noise).map(|(x, t)| (x + radius * t).clamp(lower, upper)).collect()
+                clean(i)
+                    .iter()
+                    .zip(&noise)
+                    .map(|(x, t)| (x + radius * t).clamp(lower, upper))
+                    .collect()
             })
             .collect();
         let within = |distance: &[f32]| -> Vec<bool> {
-            distance.iter().zip(input.epsilon_values).map(|(&r, &eps)| r <= eps).collect()
+            distance
+                .iter()
+                .zip(input.epsilon_values)
+                .map(|(&r, &eps)| r <= eps)
+                .collect()
         };
         let (eta, alpha_max, beta) = (self.config.eta, self.config.alpha_max, self.config.beta);
         for step in 0..self.config.steps {
-            let active: Vec<usize> = (0..n).filter(|&i| distance[i] > input.epsilon_values[i]).collect();
+            let active: Vec<usize> = (0..n)
+                .filter(|&i| distance[i] > input.epsilon_values[i])
+                .collect();
             if active.is_empty() {
                 break;
             }
-            let index = ints_from(&active.iter().map(|&i| i as i64).collect::<Vec<_>>(), &device);
-            let batch = floats_from(active.iter().flat_map(|&i| x[i].clone()).collect(), [active.len(), dims[1], dims[2], dims[3]], &device);
-            let (y, t) = (input.labels.clone().select(0, index.clone()), ints_from(&active.iter().map(|&i| targets[i]).collect::<Vec<_>>(), &device));
+            let index = ints_from(
+                &active.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                &device,
+            );
+            let batch = floats_from(
+                active.iter().flat_map(|&i| x[i].clone()).collect(),
+                [active.len(), dims[1], dims[2], dims[3]],
+                &device,
+            );
+            let (y, t) = (
+                input.labels.clone().select(0, index.clone()),
+                ints_from(
+                    &active.iter().map(|&i| targets[i]).collect::<Vec<_>>(),
+                    &device,
+                ),
+            );
             let m = active.len();
             let objective = |logits: Tensor<2>| {
-                let gap = logits.clone().gather(1, t.clone().reshape([m, 1])) - logits.gather(1, y.clone().reshape([m, 1]));
+                let gap = logits.clone().gather(1, t.clone().reshape([m, 1]))
+                    - logits.gather(1, y.clone().reshape([m, 1]));
                 gap.reshape([m])
             };
             let evaluated = model.value_and_grad(batch, &objective);
@@ -206,11 +251,16 @@ impl Fab {
                 let (a1, a2) = (norm_of(norm, &d1).max(1e-8), norm_of(norm, &d2).max(1e-8));
                 let alpha = (a1 / (a1 + a2)).clamp(0.0, alpha_max);
                 for j in 0..d {
-                    let moved = (x[i][j] + eta * d1[j]) * (1.0 - alpha) + (clean(i)[j] + eta * d2[j]) * alpha;
+                    let moved = (x[i][j] + eta * d1[j]) * (1.0 - alpha)
+                        + (clean(i)[j] + eta * d2[j]) * alpha;
                     x[i][j] = moved.clamp(lower, upper);
                 }
             }
-            let moved = floats_from(active.iter().flat_map(|&i| x[i].clone()).collect(), [m, dims[1], dims[2], dims[3]], &device);
+            let moved = floats_from(
+                active.iter().flat_map(|&i| x[i].clone()).collect(),
+                [m, dims[1], dims[2], dims[3]],
+                &device,
+            );
             let predictions = to_ints(model.forward(moved).argmax(1).reshape([m]));
             for (k, &i) in active.iter().enumerate() {
                 if predictions[k] == labels[i] {
@@ -262,11 +312,25 @@ impl Attack for Fab {
                 let stage_targets: Vec<i64> = rows.rows.iter().map(|&i| targets[i]).collect();
                 let draw = (t * self.config.restarts + restart) as u64;
                 let mut stage_observer = stages.observer(&rows, observer);
-                let (best, distance) =
-                    self.single_run(model, &stage, &stage_targets, restart, draw, &mut stage_observer)?;
+                let (best, distance) = self.single_run(
+                    model,
+                    &stage,
+                    &stage_targets,
+                    restart,
+                    draw,
+                    &mut stage_observer,
+                )?;
                 stage_observer.finish();
-                let broken: Vec<bool> = distance.iter().zip(stage.epsilon_values).map(|(&r, &eps)| r <= eps).collect();
-                let examples = floats_from(best.concat(), [rows.rows.len(), dims[1], dims[2], dims[3]], &stage.images.device());
+                let broken: Vec<bool> = distance
+                    .iter()
+                    .zip(stage.epsilon_values)
+                    .map(|(&r, &eps)| r <= eps)
+                    .collect();
+                let examples = floats_from(
+                    best.concat(),
+                    [rows.rows.len(), dims[1], dims[2], dims[3]],
+                    &stage.images.device(),
+                );
                 stages.record(&rows, examples, &broken);
             }
         }
@@ -286,7 +350,10 @@ mod tests {
     fn l2_projection_without_the_box_is_the_orthogonal_one() {
         // Onto x1 + x2 = 1 from the origin: (0.5, 0.5).
         let d = project_on_hyperplane(Norm::L2, &[0.0, 0.0], &[1.0, 1.0], 1.0, -10.0, 10.0);
-        assert!((d[0] - 0.5).abs() < 1e-6 && (d[1] - 0.5).abs() < 1e-6, "{d:?}");
+        assert!(
+            (d[0] - 0.5).abs() < 1e-6 && (d[1] - 0.5).abs() < 1e-6,
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -296,10 +363,16 @@ mod tests {
         let p = [0.5, 0.5];
         let w = [2.0, 1.0];
         let d = project_on_hyperplane(Norm::L2, &p, &w, 2.0, 0.0, 1.0);
-        assert!((d[0] - 0.2).abs() < 1e-6 && (d[1] - 0.1).abs() < 1e-6, "{d:?}");
+        assert!(
+            (d[0] - 0.2).abs() < 1e-6 && (d[1] - 0.1).abs() < 1e-6,
+            "{d:?}"
+        );
         // Linf: equal moves d = (l, l) with 3 l = 0.5.
         let d = project_on_hyperplane(Norm::Linf, &p, &w, 2.0, 0.0, 1.0);
-        assert!((d[0] - 1.0 / 6.0).abs() < 1e-6 && (d[1] - 1.0 / 6.0).abs() < 1e-6, "{d:?}");
+        assert!(
+            (d[0] - 1.0 / 6.0).abs() < 1e-6 && (d[1] - 1.0 / 6.0).abs() < 1e-6,
+            "{d:?}"
+        );
         // From (0.9, 0.1) onto 2 x1 + x2 = 2.9: x1 can only rise by 0.1, so both norms move
         // it to the edge and x2 by the rest: d = (0.1, 0.8).
         let p = [0.9, 0.1];
@@ -307,7 +380,10 @@ mod tests {
             let d = project_on_hyperplane(norm, &p, &w, 2.9, 0.0, 1.0);
             let x: Vec<f32> = p.iter().zip(&d).map(|(p, d)| p + d).collect();
             assert!((dot(&w, &x) - 2.9).abs() < 1e-6, "{norm} {x:?}");
-            assert!((d[0] - 0.1).abs() < 1e-6 && (d[1] - 0.8).abs() < 1e-6, "{norm} {d:?}");
+            assert!(
+                (d[0] - 0.1).abs() < 1e-6 && (d[1] - 0.8).abs() < 1e-6,
+                "{norm} {d:?}"
+            );
         }
     }
 
@@ -319,10 +395,38 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_errors() {
-        assert!(FabConfig { steps: 0, ..Default::default() }.init().is_err());
-        assert!(FabConfig { eta: 0.5, ..Default::default() }.init().is_err());
-        assert!(FabConfig { beta: 0.0, ..Default::default() }.init().is_err());
-        assert!(FabConfig { alpha_max: 1.5, ..Default::default() }.init().is_err());
+        assert!(
+            FabConfig {
+                steps: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            FabConfig {
+                eta: 0.5,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            FabConfig {
+                beta: 0.0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            FabConfig {
+                alpha_max: 1.5,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
         assert!(FabConfig::default().init().is_ok());
     }
 }

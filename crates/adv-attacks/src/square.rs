@@ -19,7 +19,10 @@
 //! ```
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{Budget, Classifier, Goal, Knowledge, Norm, bools_from, floats_from, sample_rng, to_floats, to_ints};
+use adv_core::{
+    Budget, Classifier, Goal, Knowledge, Norm, bools_from, floats_from, sample_rng, to_floats,
+    to_ints,
+};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -57,7 +60,9 @@ impl SquareConfig {
                 format!("p_init {} must be in (0, 1]", self.p_init),
             ));
         }
-        Ok(Square { config: self.clone() })
+        Ok(Square {
+            config: self.clone(),
+        })
     }
 }
 
@@ -105,13 +110,19 @@ impl Geometry {
 
     /// The side of the square for fraction `p` of the pixels, at least `min`, inside the image.
     fn side(&self, p: f32, min: usize) -> usize {
-        let side = ((p as f64 * (self.height * self.width) as f64).sqrt().round() as usize).max(min);
+        let side = ((p as f64 * (self.height * self.width) as f64)
+            .sqrt()
+            .round() as usize)
+            .max(min);
         side.min(self.height).min(self.width).max(1)
     }
 
     /// A random top-left corner for a window of side `side`.
     fn corner(&self, rng: &mut StdRng, side: usize) -> (usize, usize) {
-        (rng.random_range(0..=self.height - side), rng.random_range(0..=self.width - side))
+        (
+            rng.random_range(0..=self.height - side),
+            rng.random_range(0..=self.width - side),
+        )
     }
 }
 
@@ -151,7 +162,9 @@ fn pseudo_gaussian(side: usize, rng: &mut StdRng) -> Vec<f32> {
     block.extend(rectangles(side - half, side).into_iter().map(|v| -v));
     let block = normalized(block);
     if rng.random::<f32>() > 0.5 {
-        (0..side * side).map(|i| block[(i % side) * side + i / side]).collect()
+        (0..side * side)
+            .map(|i| block[(i % side) * side + i / side])
+            .collect()
     } else {
         block
     }
@@ -183,7 +196,15 @@ impl Square {
     }
 
     /// Linf proposal: one window set to `+-eps` per channel.
-    fn linf_step(&self, g: &Geometry, x0: &[f32], best: &[f32], eps: f32, p: f32, rng: &mut StdRng) -> Vec<f32> {
+    fn linf_step(
+        &self,
+        g: &Geometry,
+        x0: &[f32],
+        best: &[f32],
+        eps: f32,
+        p: f32,
+        rng: &mut StdRng,
+    ) -> Vec<f32> {
         let side = g.side(p, 1);
         let (top, left) = g.corner(rng, side);
         let mut x = best.to_vec();
@@ -192,7 +213,9 @@ impl Square {
             for row in top..top + side {
                 for column in left..left + side {
                     let i = g.at(channel, row, column);
-                    x[i] = (x[i] + shift).clamp(x0[i] - eps, x0[i] + eps).clamp(g.lower, g.upper);
+                    x[i] = (x[i] + shift)
+                        .clamp(x0[i] - eps, x0[i] + eps)
+                        .clamp(g.lower, g.upper);
                 }
             }
         }
@@ -235,9 +258,17 @@ impl Square {
 
     /// L2 proposal: a new pseudo-Gaussian window that also takes the mass of a second window,
     /// which is emptied; the result is put back on the sphere.
-    fn l2_step(&self, g: &Geometry, x0: &[f32], best: &[f32], eps: f32, p: f32, rng: &mut StdRng) -> Vec<f32> {
+    fn l2_step(
+        &self,
+        g: &Geometry,
+        x0: &[f32],
+        best: &[f32],
+        eps: f32,
+        p: f32,
+        rng: &mut StdRng,
+    ) -> Vec<f32> {
         let mut side = g.side(p, 3);
-        if side % 2 == 0 && side < g.height.min(g.width) {
+        if side.is_multiple_of(2) && side < g.height.min(g.width) {
             side += 1;
         }
         let (top, left) = g.corner(rng, side);
@@ -271,8 +302,14 @@ impl Square {
                 .map(|(b, o)| s * b + o / (old_norm + 1e-12))
                 .collect();
             let proposal_norm = proposal.iter().map(|v| v * v).sum::<f32>().sqrt();
-            let length = ((eps * eps - image_norm_sq).max(0.0) / g.channels as f32 + windows_norm_sq).sqrt();
-            windows.push(proposal.into_iter().map(|v| v / (proposal_norm + 1e-12) * length).collect::<Vec<_>>());
+            let length =
+                ((eps * eps - image_norm_sq).max(0.0) / g.channels as f32 + windows_norm_sq).sqrt();
+            windows.push(
+                proposal
+                    .into_iter()
+                    .map(|v| v / (proposal_norm + 1e-12) * length)
+                    .collect::<Vec<_>>(),
+            );
         }
         for (channel, window) in windows.into_iter().enumerate() {
             for k in 0..side * side {
@@ -330,20 +367,38 @@ impl Attack for Square {
                 .map(|(k, &i)| {
                     let z = &logits[k * classes..(k + 1) * classes];
                     let class = towards.as_ref().map_or(labels[i], |t| t[i]) as usize;
-                    let other = (0..classes).filter(|&j| j != class).map(|j| z[j]).fold(f32::NEG_INFINITY, f32::max);
-                    if towards.is_some() { other - z[class] } else { z[class] - other }
+                    let other = (0..classes)
+                        .filter(|&j| j != class)
+                        .map(|j| z[j])
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    if towards.is_some() {
+                        other - z[class]
+                    } else {
+                        z[class] - other
+                    }
                 })
                 .collect()
         };
         // Adversarial once the margin is negative by at least the confidence.
         let fooled = |margin: f32| margin < 0.0 && margin <= -confidence;
         let evaluate = |examples: &[Vec<f32>], rows: &[usize]| {
-            let flat: Vec<f32> = rows.iter().flat_map(|&i| examples[i].iter().copied()).collect();
-            let logits = model.forward(floats_from(flat, [rows.len(), channels, height, width], &device));
+            let flat: Vec<f32> = rows
+                .iter()
+                .flat_map(|&i| examples[i].iter().copied())
+                .collect();
+            let logits = model.forward(floats_from(
+                flat,
+                [rows.len(), channels, height, width],
+                &device,
+            ));
             margins(to_floats(logits), rows)
         };
 
-        let mut rngs: Vec<StdRng> = input.sample_ids.iter().map(|&id| sample_rng(input.seed, id, 0)).collect();
+        let mut rngs: Vec<StdRng> = input
+            .sample_ids
+            .iter()
+            .map(|&id| sample_rng(input.seed, id, 0))
+            .collect();
         let mut best: Vec<Vec<f32>> = (0..n)
             .map(|i| {
                 let (x, eps) = (&x0[i * d..(i + 1) * d], input.epsilon_values[i]);
@@ -385,7 +440,11 @@ impl Attack for Square {
             }
             report(observer, iteration as usize + 1, &margin);
         }
-        Ok(floats_from(best.concat(), [n, channels, height, width], &device))
+        Ok(floats_from(
+            best.concat(),
+            [n, channels, height, width],
+            &device,
+        ))
     }
 }
 
@@ -427,9 +486,30 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_errors() {
-        assert!(SquareConfig { queries: 0, ..Default::default() }.init().is_err());
-        assert!(SquareConfig { p_init: 0.0, ..Default::default() }.init().is_err());
-        assert!(SquareConfig { p_init: 1.5, ..Default::default() }.init().is_err());
+        assert!(
+            SquareConfig {
+                queries: 0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            SquareConfig {
+                p_init: 0.0,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
+        assert!(
+            SquareConfig {
+                p_init: 1.5,
+                ..Default::default()
+            }
+            .init()
+            .is_err()
+        );
         assert!(SquareConfig::default().init().is_ok());
     }
 }

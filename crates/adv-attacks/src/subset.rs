@@ -50,16 +50,22 @@ impl Stages {
             return;
         }
         let device = examples.device();
-        let local = ints_from(&broken.iter().map(|&k| k as i64).collect::<Vec<_>>(), &device);
+        let local = ints_from(
+            &broken.iter().map(|&k| k as i64).collect::<Vec<_>>(),
+            &device,
+        );
         let global = ints_from(
-            &broken.iter().map(|&k| rows.rows[k] as i64).collect::<Vec<_>>(),
+            &broken
+                .iter()
+                .map(|&k| rows.rows[k] as i64)
+                .collect::<Vec<_>>(),
             &device,
         );
         let delta = examples.select(0, local) - self.examples.clone().select(0, global.clone());
-        self.examples = self
-            .examples
-            .clone()
-            .select_assign(0, global, delta, IndexingUpdateOp::Add);
+        self.examples =
+            self.examples
+                .clone()
+                .select_assign(0, global, delta, IndexingUpdateOp::Add);
         for k in broken {
             self.found[rows.rows[k]] = true;
         }
@@ -127,15 +133,21 @@ impl StepObserver for StageObserver<'_> {
             all[row] |= hit;
         }
         self.last = Some(step);
-        self.inner
-            .on_step(self.stages.steps_done + step, &bools_from(&all, &found.device()));
+        self.inner.on_step(
+            self.stages.steps_done + step,
+            &bools_from(&all, &found.device()),
+        );
     }
 }
 
 /// The targets of the targeted stages of APGD-T and FAB-T: for `t = 0..count` (at most the
 /// number of classes - 1), each sample's `(t + 1)`-th most likely class other than its label on
 /// the clean input.
-pub(crate) fn likely_targets(model: &dyn Classifier, input: &AttackInput, count: usize) -> Vec<Vec<i64>> {
+pub(crate) fn likely_targets(
+    model: &dyn Classifier,
+    input: &AttackInput,
+    count: usize,
+) -> Vec<Vec<i64>> {
     let logits = model.forward(input.images.clone());
     let [n, classes] = logits.dims();
     let ranked = to_ints(logits.argsort_descending(1));
@@ -145,7 +157,11 @@ pub(crate) fn likely_targets(model: &dyn Classifier, input: &AttackInput, count:
             (0..n)
                 .map(|i| {
                     let row = &ranked[i * classes..(i + 1) * classes];
-                    row.iter().copied().filter(|&c| c != labels[i]).nth(t).unwrap_or(labels[i])
+                    row.iter()
+                        .copied()
+                        .filter(|&c| c != labels[i])
+                        .nth(t)
+                        .unwrap_or(labels[i])
                 })
                 .collect()
         })

@@ -12,12 +12,25 @@ use adv_models::ModelConfig;
 fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
     let device = Device::default();
     let train_data = DataSource::Digits(DigitsSplit::Train).load().unwrap();
-    let test_data = DataSource::Digits(DigitsSplit::Test).load().unwrap().take(200);
-    let architecture = ModelConfig::from_name("mlp", train_data.shape(), train_data.num_classes()).unwrap();
-    let config = TrainConfig { epochs: 8, batch_size: 32, ..TrainConfig::default() };
-    let model = train(&architecture, &config, &train_data, &device, &mut |_| {}).unwrap().model;
+    let test_data = DataSource::Digits(DigitsSplit::Test)
+        .load()
+        .unwrap()
+        .take(200);
+    let architecture =
+        ModelConfig::from_name("mlp", train_data.shape(), train_data.num_classes()).unwrap();
+    let config = TrainConfig {
+        epochs: 8,
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    let model = train(&architecture, &config, &train_data, &device, &mut |_| {})
+        .unwrap()
+        .model;
 
-    let square = SquareConfig { queries: 1000, ..SquareConfig::default() };
+    let square = SquareConfig {
+        queries: 1000,
+        ..SquareConfig::default()
+    };
     let components = AutoAttackConfig {
         attacks: vec![
             adv_attacks::AutoAttackComponent::Apgd(ApgdConfig::default()),
@@ -43,9 +56,16 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
         AttackConfig::Square(square),
     ]);
     let alone = evaluate(&model, &test_data, &alone, &device, &Progress::hidden()).unwrap();
-    let together = plan(vec![AttackConfig::Pgd(PgdConfig::default()), AttackConfig::AutoAttack(components)]);
+    let together = plan(vec![
+        AttackConfig::Pgd(PgdConfig::default()),
+        AttackConfig::AutoAttack(components),
+    ]);
     let report = evaluate(&model, &test_data, &together, &device, &Progress::hidden()).unwrap();
-    assert!(report.clean_accuracy > 0.8, "clean accuracy {}", report.clean_accuracy);
+    assert!(
+        report.clean_accuracy > 0.8,
+        "clean accuracy {}",
+        report.clean_accuracy
+    );
     for (e, &epsilon) in together.epsilons.iter().enumerate() {
         let at = |attack: &str| {
             report
@@ -65,7 +85,10 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
             at("square"),
             at("autoattack")
         );
-        assert!(at("pgd-10") < report.clean_accuracy, "{summary}: the radius must bite");
+        assert!(
+            at("pgd-10") < report.clean_accuracy,
+            "{summary}: the radius must bite"
+        );
         assert!(at("apgd-ce") <= at("pgd-10"), "{summary}");
         for component in ["apgd-ce", "apgd-t", "fab-t", "square"] {
             assert!(at("autoattack") <= at(component), "{summary}");
@@ -73,7 +96,10 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
         // Each sample meets the same attacks with the same random numbers inside and outside
         // the ensemble, so the ensemble is exactly the worst case of its attacks.
         let worst = alone.worst_case[e].robust_accuracy;
-        assert!((worst - at("autoattack")).abs() < 1e-6, "{summary}, worst case {worst}");
+        assert!(
+            (worst - at("autoattack")).abs() < 1e-6,
+            "{summary}, worst case {worst}"
+        );
         println!("{summary}");
     }
 }
