@@ -77,7 +77,9 @@ impl AttackConfig {
                             AutoAttackComponent::Apgd(apgd(apgd_config.clone(), overrides))
                         }
                         AutoAttackComponent::Fab(_) => AutoAttackComponent::Fab(fab(overrides)),
-                        AutoAttackComponent::Square(_) => AutoAttackComponent::Square(square(overrides)),
+                        AutoAttackComponent::Square(_) => {
+                            AutoAttackComponent::Square(square(overrides))
+                        }
                     };
                 }
                 AttackConfig::AutoAttack(config)
@@ -123,7 +125,9 @@ impl AttackConfig {
                 }
                 label
             }
-            AttackConfig::Fab(config) if config.steps == FabConfig::default().steps => "fab-t".to_owned(),
+            AttackConfig::Fab(config) if config.steps == FabConfig::default().steps => {
+                "fab-t".to_owned()
+            }
             AttackConfig::Fab(config) => format!("fab-t-{}", config.steps),
             AttackConfig::Square(config) if config.queries == SquareConfig::default().queries => {
                 "square".to_owned()
@@ -238,7 +242,8 @@ pub fn catalogue() -> Vec<AttackInfo> {
             norms: &[Norm::Linf, Norm::L2],
             knowledge: Knowledge::WhiteBox,
             paper: "Croce & Hein, ICML 2020 (standard: APGD-CE, APGD-T, FAB-T, Square)",
-            options: "--steps N (100, APGD and FAB-T), --restarts N (1), --queries N (5000, Square)",
+            options: "--steps N (100, APGD and FAB-T), --restarts N (1), \
+                      --queries N (5000, Square)",
         },
     ]
 }
@@ -277,9 +282,11 @@ mod tests {
             ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]
                 .map(|name| AttackConfig::from_name(name, overrides).unwrap().label())
         };
-        assert_eq!(labels(&AttackOverrides::default()), ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]);
+        let defaults = labels(&AttackOverrides::default());
+        assert_eq!(defaults, ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]);
         let changed = AttackOverrides { steps: Some(20), queries: Some(100), ..Default::default() };
-        assert_eq!(labels(&changed), ["apgd-ce-20", "apgd-t-20", "fab-t-20", "square-100", "autoattack-custom"]);
+        let expected = ["apgd-ce-20", "apgd-t-20", "fab-t-20", "square-100", "autoattack-custom"];
+        assert_eq!(labels(&changed), expected);
         let config = AttackConfig::from_name("autoattack", &changed).unwrap();
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
