@@ -11,8 +11,9 @@
 //! `z_t - z_y` and the hyperplane `w . (x' - x) + z_t - z_y = 0`, the current point and the clean
 //! image are projected (minimal Linf or L2 distance, inside the box) to `d1` and `d2`, and
 //! `x <- clip((x + eta d1)(1 - alpha) + (x0 + eta d2) alpha)` with
-//! `alpha = min(|d1| / (|d1| + |d2|), alpha_max)`; a misclassified point is kept if it is the
-//! closest so far, then pulled back to `x0 + beta (x - x0)`. A sample counts as broken when its
+//! `alpha = min(|d1| / (|d1| + |d2|), alpha_max)`; an adversarial point (under the threat
+//! model's criterion: any misclassification for the untargeted goal, as in the reference) is
+//! kept if it is the closest so far, then pulled back to `x0 + beta (x - x0)`. A sample counts as broken when its
 //! closest example is within epsilon; it then stops (the reference keeps shrinking it, which
 //! does not change robust accuracy).
 //!
@@ -23,7 +24,7 @@
 
 use adv_core::burn::tensor::Tensor;
 use adv_core::{
-    Classifier, Norm, bools_from, floats_from, ints_from, sample_rng, to_floats, to_ints,
+    Classifier, Norm, bools_from, floats_from, ints_from, sample_rng, to_bools, to_floats, to_ints,
 };
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -181,7 +182,6 @@ impl Fab {
         let norm = input.threat.norm;
         let (lower, upper) = (input.threat.bounds.lower, input.threat.bounds.upper);
         let x0 = to_floats(input.images.clone());
-        let labels = to_ints(input.labels.clone());
         let clean = |i: usize| &x0[i * d..(i + 1) * d];
         let mut best: Vec<Vec<f32>> = (0..n).map(|i| clean(i).to_vec()).collect();
         let mut distance = vec![f32::INFINITY; n];
@@ -261,9 +261,18 @@ impl Fab {
                 [m, dims[1], dims[2], dims[3]],
                 &device,
             );
-            let predictions = to_ints(model.forward(moved).argmax(1).reshape([m]));
+            // The criterion of the threat model decides (the reference: any misclassification).
+            let goal_targets = input
+                .targets
+                .clone()
+                .map(|all| all.select(0, index.clone()));
+            let adversarial = to_bools(input.criterion.is_adversarial(
+                model.forward(moved),
+                y.clone(),
+                goal_targets.as_ref(),
+            )?);
             for (k, &i) in active.iter().enumerate() {
-                if predictions[k] == labels[i] {
+                if !adversarial[k] {
                     continue;
                 }
                 let delta: Vec<f32> = x[i].iter().zip(clean(i)).map(|(a, b)| a - b).collect();
