@@ -4,8 +4,9 @@ use adv_core::{Knowledge, Loss, Norm};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Attack, AttackError, BimConfig, CarliniWagnerConfig, DeepFoolConfig, DimConfig, FgsmConfig,
-    MimConfig, PgdConfig, Result, StepSize, TiConfig,
+    ApgdConfig, ApgdLoss, Attack, AttackError, AutoAttackComponent, AutoAttackConfig, BimConfig,
+    CarliniWagnerConfig, DeepFoolConfig, DimConfig, FabConfig, FgsmConfig, MimConfig, PgdConfig,
+    Result, SquareConfig, StepSize, TiConfig,
 };
 
 /// The configuration of any attack of the catalogue.
@@ -28,6 +29,14 @@ pub enum AttackConfig {
     DeepFool(DeepFoolConfig),
     /// [`crate::CarliniWagner`].
     Cw(CarliniWagnerConfig),
+    /// [`crate::Apgd`]: APGD-CE, APGD-DLR or APGD-T.
+    Apgd(ApgdConfig),
+    /// [`crate::Fab`] (FAB-T).
+    Fab(FabConfig),
+    /// [`crate::Square`].
+    Square(SquareConfig),
+    /// [`crate::AutoAttack`].
+    AutoAttack(AutoAttackConfig),
 }
 
 /// Command-line style overrides of an attack's defaults; `None` keeps the default.
@@ -55,6 +64,10 @@ pub struct AttackOverrides {
     pub search_steps: Option<usize>,
     /// Constant of the first binary search step (C&W).
     pub initial_const: Option<f32>,
+    /// Restarts of APGD.
+    pub restarts: Option<usize>,
+    /// Query budget of score-based attacks (Square).
+    pub queries: Option<u64>,
 }
 
 impl AttackConfig {
@@ -133,6 +146,32 @@ impl AttackConfig {
                     ..defaults
                 })
             }
+            "apgd-ce" | "apgd" => AttackConfig::Apgd(apgd(ApgdConfig::default(), overrides)),
+            "apgd-dlr" => AttackConfig::Apgd(apgd(
+                ApgdConfig {
+                    loss: ApgdLoss::Dlr,
+                    ..ApgdConfig::default()
+                },
+                overrides,
+            )),
+            "apgd-t" => AttackConfig::Apgd(apgd(ApgdConfig::targeted(), overrides)),
+            "fab-t" | "fab" => AttackConfig::Fab(fab(overrides)),
+            "square" => AttackConfig::Square(square(overrides)),
+            "autoattack" | "aa" => {
+                let mut config = AutoAttackConfig::standard();
+                for component in &mut config.attacks {
+                    *component = match component {
+                        AutoAttackComponent::Apgd(apgd_config) => {
+                            AutoAttackComponent::Apgd(apgd(apgd_config.clone(), overrides))
+                        }
+                        AutoAttackComponent::Fab(_) => AutoAttackComponent::Fab(fab(overrides)),
+                        AutoAttackComponent::Square(_) => {
+                            AutoAttackComponent::Square(square(overrides))
+                        }
+                    };
+                }
+                AttackConfig::AutoAttack(config)
+            }
             _ => return Err(AttackError::UnknownAttack(name.to_owned())),
         };
         config.build()?;
@@ -150,6 +189,10 @@ impl AttackConfig {
             AttackConfig::Ti(config) => Box::new(config.init()?),
             AttackConfig::DeepFool(config) => Box::new(config.init()?),
             AttackConfig::Cw(config) => Box::new(config.init()?),
+            AttackConfig::Apgd(config) => Box::new(config.init()?),
+            AttackConfig::Fab(config) => Box::new(config.init()?),
+            AttackConfig::Square(config) => Box::new(config.init()?),
+            AttackConfig::AutoAttack(config) => Box::new(config.init()?),
         })
     }
 
@@ -176,7 +219,59 @@ impl AttackConfig {
             AttackConfig::Ti(config) => format!("ti-{}{}", config.steps, loss_suffix(config.loss)),
             AttackConfig::DeepFool(config) => format!("deepfool-{}", config.steps),
             AttackConfig::Cw(config) => format!("cw-l2-{}x{}", config.search_steps, config.steps),
+            AttackConfig::Apgd(config) => {
+                let name = config.init().map_or("apgd", |attack| attack.name());
+                let defaults = ApgdConfig::default();
+                let mut label = name.to_owned();
+                if config.steps != defaults.steps {
+                    label += &format!("-{}", config.steps);
+                }
+                if config.restarts != defaults.restarts {
+                    label += &format!("-x{}", config.restarts);
+                }
+                label
+            }
+            AttackConfig::Fab(config) if config.steps == FabConfig::default().steps => {
+                "fab-t".to_owned()
+            }
+            AttackConfig::Fab(config) => format!("fab-t-{}", config.steps),
+            AttackConfig::Square(config) if config.queries == SquareConfig::default().queries => {
+                "square".to_owned()
+            }
+            AttackConfig::Square(config) => format!("square-{}", config.queries),
+            AttackConfig::AutoAttack(config) if *config == AutoAttackConfig::standard() => {
+                "autoattack".to_owned()
+            }
+            AttackConfig::AutoAttack(_) => "autoattack-custom".to_owned(),
         }
+    }
+}
+
+/// `config` with the command line's steps and restarts.
+fn apgd(config: ApgdConfig, overrides: &AttackOverrides) -> ApgdConfig {
+    ApgdConfig {
+        steps: overrides.steps.unwrap_or(config.steps),
+        restarts: overrides.restarts.unwrap_or(config.restarts),
+        ..config
+    }
+}
+
+/// FAB-T's defaults with the command line's steps and restarts.
+fn fab(overrides: &AttackOverrides) -> FabConfig {
+    let defaults = FabConfig::default();
+    FabConfig {
+        steps: overrides.steps.unwrap_or(defaults.steps),
+        restarts: overrides.restarts.unwrap_or(defaults.restarts),
+        ..defaults
+    }
+}
+
+/// Square's defaults with the command line's query budget.
+fn square(overrides: &AttackOverrides) -> SquareConfig {
+    let defaults = SquareConfig::default();
+    SquareConfig {
+        queries: overrides.queries.unwrap_or(defaults.queries),
+        ..defaults
     }
 }
 
@@ -259,6 +354,49 @@ pub fn catalogue() -> Vec<AttackInfo> {
             options: "--steps N (10000), --search-steps S (9), --initial-const C (0.001), \
                       --confidence KAPPA (0); minimal distance: --eps 1e6 reports the distances found",
         },
+        AttackInfo {
+            name: "apgd-ce",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020",
+            options: "--steps N (100), --restarts N (1)",
+        },
+        AttackInfo {
+            name: "apgd-dlr",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020",
+            options: "--steps N (100), --restarts N (1)",
+        },
+        AttackInfo {
+            name: "apgd-t",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020 (targeted DLR, 9 target classes)",
+            options: "--steps N (100), --restarts N (1 per target class)",
+        },
+        AttackInfo {
+            name: "fab-t",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020 (targeted FAB, 9 target classes)",
+            options: "--steps N (100), --restarts N (1 per target class)",
+        },
+        AttackInfo {
+            name: "square",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::ScoreBased,
+            paper: "Andriushchenko, Croce, Flammarion & Hein, ECCV 2020",
+            options: "--queries N (5000)",
+        },
+        AttackInfo {
+            name: "autoattack",
+            norms: &[Norm::Linf, Norm::L2],
+            knowledge: Knowledge::WhiteBox,
+            paper: "Croce & Hein, ICML 2020 (standard: APGD-CE, APGD-T, FAB-T, Square)",
+            options: "--steps N (100, APGD and FAB-T), --restarts N (1), \
+                      --queries N (5000, Square)",
+        },
     ]
 }
 
@@ -303,6 +441,12 @@ mod tests {
             ..Default::default()
         };
         assert!(AttackConfig::from_name("cw", &bad_const).is_err());
+        assert!(AttackConfig::from_name("autoattack", &zero_steps).is_err());
+        let zero_queries = AttackOverrides {
+            queries: Some(0),
+            ..Default::default()
+        };
+        assert!(AttackConfig::from_name("square", &zero_queries).is_err());
     }
 
     #[test]
@@ -354,5 +498,30 @@ mod tests {
         assert_eq!(cw.label(), "cw-l2-4x20");
         let json = serde_json::to_string(&cw).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), cw);
+        let labels = |overrides: &AttackOverrides| {
+            ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]
+                .map(|name| AttackConfig::from_name(name, overrides).unwrap().label())
+        };
+        let defaults = labels(&AttackOverrides::default());
+        assert_eq!(
+            defaults,
+            ["apgd-ce", "apgd-t", "fab-t", "square", "autoattack"]
+        );
+        let changed = AttackOverrides {
+            steps: Some(20),
+            queries: Some(100),
+            ..Default::default()
+        };
+        let expected = [
+            "apgd-ce-20",
+            "apgd-t-20",
+            "fab-t-20",
+            "square-100",
+            "autoattack-custom",
+        ];
+        assert_eq!(labels(&changed), expected);
+        let config = AttackConfig::from_name("autoattack", &changed).unwrap();
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
     }
 }

@@ -208,7 +208,7 @@ impl GradientAscent {
 }
 
 /// Records `x` as the best example of the samples that became adversarial just now.
-fn keep_first_success(
+pub(crate) fn keep_first_success(
     adversarial: Tensor<1, Bool>,
     x: &Tensor<4>,
     best: Tensor<4>,

@@ -17,17 +17,34 @@ fn attacks() -> Vec<Box<dyn Attack>> {
         diversity_prob: Some(1.0),
         kernel_size: Some(3),
         search_steps: Some(3),
+        restarts: Some(2),
+        queries: Some(40),
         ..Default::default()
     };
-    ["fgsm", "pgd", "bim", "mim", "dim", "ti", "deepfool", "cw"]
-        .iter()
-        .map(|name| {
-            AttackConfig::from_name(name, &overrides)
-                .unwrap()
-                .build()
-                .unwrap()
-        })
-        .collect()
+    [
+        "fgsm",
+        "pgd",
+        "bim",
+        "mim",
+        "dim",
+        "ti",
+        "deepfool",
+        "cw",
+        "apgd-ce",
+        "apgd-dlr",
+        "apgd-t",
+        "fab-t",
+        "square",
+        "autoattack",
+    ]
+    .iter()
+    .map(|name| {
+        AttackConfig::from_name(name, &overrides)
+            .unwrap()
+            .build()
+            .unwrap()
+    })
+    .collect()
 }
 
 fn norm_strategy() -> impl Strategy<Value = Norm> {

@@ -77,6 +77,12 @@ pub struct EvalArgs {
     /// C&W's constant c of the first binary search step.
     #[arg(long)]
     initial_const: Option<f32>,
+    /// Random restarts of APGD (apgd-ce, apgd-dlr, apgd-t, and inside autoattack).
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Query budget per sample of score-based attacks (square, and inside autoattack).
+    #[arg(long)]
+    queries: Option<u64>,
     /// untargeted, targeted, or targeted-or-misclassified.
     #[arg(long, default_value = "untargeted")]
     goal: String,
@@ -151,6 +157,8 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
         candidates: args.candidates,
         search_steps: args.search_steps,
         initial_const: args.initial_const,
+        restarts: args.restarts,
+        queries: args.queries,
     };
     let names = if args.attacks.is_empty() {
         vec!["fgsm".to_owned(), "pgd".to_owned()]

@@ -1,0 +1,42 @@
+//! Square counts its queries: the threat model's query budget caps them per sample.
+
+mod common;
+
+use adv_attacks::{NoObserver, RunOptions, SquareConfig, attack_batch};
+use adv_core::{Budget, Counted, Norm, ThreatModel};
+use common::{Linear, batch};
+
+#[test]
+fn square_honours_the_query_budget_of_the_threat_model() {
+    // Class 0 wins by a wide margin that no perturbation of 0.01 can close.
+    let model = Counted::new(Linear {
+        weights: vec![1.0, 1.0, 1.0, -1.0, -1.0, -1.0],
+        bias: vec![5.0, 0.0],
+        classes: 2,
+        dims: 3,
+    });
+    let x0 = [0.5f32; 6];
+    assert_eq!(model.inner().predict_host(&x0[..3]), 0);
+    let square = SquareConfig::default().init().unwrap();
+    for (budget, norm) in [(7u64, Norm::Linf), (12, Norm::L2)] {
+        let before = model.counts().forward_samples;
+        let threat = ThreatModel::new(norm, 0.01)
+            .unwrap()
+            .with_budget(Budget::Queries(budget))
+            .unwrap();
+        let outcome = attack_batch(
+            &square,
+            &model,
+            &batch(&x0, &[0, 0], 3),
+            &threat,
+            &[0.01],
+            &RunOptions::default(),
+            &mut NoObserver,
+        )
+        .unwrap();
+        assert!(outcome.attacked.iter().all(|&a| a) && outcome.success.iter().all(|&s| !s));
+        let used = model.counts().forward_samples - before;
+        // The harness's clean check and verdict (2 per sample) plus the attack's queries.
+        assert_eq!(used, 2 * (2 + budget), "{norm}");
+    }
+}
