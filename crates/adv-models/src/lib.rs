@@ -3,6 +3,11 @@
 //! Every model takes images in `[0, 1]` and normalizes them itself, so attacks always work in
 //! input space. Models implement [`adv_core::Classifier`].
 //!
+//! Built-in architectures: [`Mlp`], [`SmallCnn`], the CIFAR ResNets of He et al. 2016
+//! ([`resnet20`] ... [`resnet110`], akamaster layout), the MNIST CNN of Burn's weight-import
+//! example ([`MnistCnn`]), and small networks described by a JSON/TOML file ([`Sequential`]).
+//! PyTorch weights load through [`load_weights`]; the key mapping is documented in [`weights`].
+//!
 //! ```
 //! use adv_models::ModelConfig;
 //! let device = adv_core::burn::tensor::Device::default();
@@ -12,15 +17,25 @@
 
 mod error;
 mod mlp;
+mod mnist_cnn;
 mod model;
 mod normalization;
+mod resnet_cifar;
+mod sequential;
 mod small_cnn;
+pub mod weights;
 
 pub use error::{ModelError, Result};
 pub use mlp::{Mlp, MlpConfig};
+pub use mnist_cnn::{MnistCnn, MnistCnnConfig, mnist_normalization};
 pub use model::{
-    ARCHITECTURES, Model, ModelConfig, load_checkpoint, load_weights, read_checkpoint_config,
-    save_checkpoint, sidecar_path,
+    ARCHITECTURES, Model, ModelConfig, export_weights, load_checkpoint, load_weights,
+    read_checkpoint_config, save_checkpoint, sidecar_path,
 };
 pub use normalization::Normalization;
+pub use resnet_cifar::{
+    BasicBlock, CifarResNet, CifarResNetConfig, akamaster_normalization, resnet20, resnet32,
+    resnet44, resnet56, resnet110,
+};
+pub use sequential::{LayerSpec, Sequential, SequentialConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};

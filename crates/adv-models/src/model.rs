@@ -1,5 +1,6 @@
 //! Any built-in architecture as one value, and checkpoints: Burn records plus a JSON sidecar
-//! that holds the architecture.
+//! that holds the architecture, or PyTorch weights (safetensors, `torch.save` files) imported
+//! through [`crate::weights`].
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::{Mlp, MlpConfig, ModelError, Result, SmallCnn, SmallCnnConfig};
+use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch};
+use crate::{
+    CifarResNet, CifarResNetConfig, Mlp, MlpConfig, MnistCnn, MnistCnnConfig, ModelError,
+    Normalization, Result, Sequential, SequentialConfig, SmallCnn, SmallCnnConfig,
+};
 
 /// The configuration of any built-in architecture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,21 +23,102 @@ pub enum ModelConfig {
     Mlp(MlpConfig),
     /// [`SmallCnn`].
     SmallCnn(SmallCnnConfig),
+    /// [`CifarResNet`].
+    #[serde(rename = "resnet-cifar")]
+    CifarResNet(CifarResNetConfig),
+    /// [`MnistCnn`].
+    MnistCnn(MnistCnnConfig),
+    /// [`Sequential`], described by a data file.
+    Sequential(SequentialConfig),
 }
 
 /// Names accepted by [`ModelConfig::from_name`].
-pub const ARCHITECTURES: [&str; 2] = ["mlp", "small-cnn"];
+pub const ARCHITECTURES: [&str; 8] = [
+    "mlp",
+    "small-cnn",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "mnist-cnn",
+];
 
 impl ModelConfig {
     /// The default configuration of the architecture called `name` for the given input shape.
+    ///
+    /// `resnet20` ... `resnet110` (any `resnet<6n+2>`) and `mnist-cnn` keep the normalization of
+    /// their published weights (see [`crate::akamaster_normalization`],
+    /// [`crate::mnist_normalization`]) when the input has its channel count, and have none
+    /// otherwise; [`with_normalization`](Self::with_normalization) replaces it.
     pub fn from_name(name: &str, input: [usize; 3], num_classes: usize) -> Result<Self> {
+        let keep = |normalization: Option<Normalization>| {
+            normalization.filter(|n| n.mean.len() == input[0])
+        };
         match name {
             "mlp" => Ok(ModelConfig::Mlp(MlpConfig::new(input, num_classes))),
-            "small-cnn" | "cnn" => Ok(ModelConfig::SmallCnn(SmallCnnConfig::new(input, num_classes))),
-            other => Err(ModelError::InvalidConfig(format!(
-                "unknown architecture '{other}' (expected one of {})",
-                ARCHITECTURES.join(", ")
+            "small-cnn" | "cnn" => Ok(ModelConfig::SmallCnn(SmallCnnConfig::new(
+                input,
+                num_classes,
             ))),
+            "mnist-cnn" => {
+                let default = MnistCnnConfig::default();
+                Ok(ModelConfig::MnistCnn(MnistCnnConfig {
+                    input,
+                    num_classes,
+                    normalization: keep(default.normalization),
+                }))
+            }
+            other => {
+                let Some(depth) = other
+                    .strip_prefix("resnet")
+                    .and_then(|d| d.parse::<usize>().ok())
+                else {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "unknown architecture '{other}' (expected one of {}, or an architecture file)",
+                        ARCHITECTURES.join(", ")
+                    )));
+                };
+                let config = CifarResNetConfig {
+                    depth,
+                    input,
+                    num_classes,
+                    normalization: keep(CifarResNetConfig::new(depth).normalization),
+                };
+                config.blocks_per_stage()?;
+                Ok(ModelConfig::CifarResNet(config))
+            }
+        }
+    }
+
+    /// The configuration of a network described by a `.json` or `.toml` file
+    /// (see [`crate::SequentialConfig`]).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let config = SequentialConfig::from_file(path)?;
+        config.check()?;
+        Ok(ModelConfig::Sequential(config))
+    }
+
+    /// The same architecture with the input normalization replaced (`None` removes it).
+    pub fn with_normalization(mut self, normalization: Option<Normalization>) -> Result<Self> {
+        if let Some(normalization) = &normalization {
+            normalization.check(Some(self.input()[0]))?;
+        }
+        match &mut self {
+            ModelConfig::Mlp(config) => config.normalization = normalization,
+            ModelConfig::SmallCnn(config) => config.normalization = normalization,
+            ModelConfig::CifarResNet(config) => config.normalization = normalization,
+            ModelConfig::MnistCnn(config) => config.normalization = normalization,
+            ModelConfig::Sequential(config) => config.normalization = normalization,
+        }
+        Ok(self)
+    }
+
+    /// How PyTorch checkpoint keys map onto this architecture (see [`crate::weights`]).
+    pub fn key_mapping(&self) -> KeyMapping {
+        match self {
+            ModelConfig::Sequential(_) => KeyMapping::sequential("layers"),
+            _ => KeyMapping::identity(),
         }
     }
 
@@ -41,6 +127,21 @@ impl ModelConfig {
         match self {
             ModelConfig::Mlp(_) => "mlp",
             ModelConfig::SmallCnn(_) => "small-cnn",
+            ModelConfig::CifarResNet(_) => "resnet-cifar",
+            ModelConfig::MnistCnn(_) => "mnist-cnn",
+            ModelConfig::Sequential(_) => "sequential",
+        }
+    }
+
+    /// The architecture as reports name it: [`name`](Self::name) with the depth of a ResNet
+    /// (`resnet56`) or the layer count of a described network (`sequential (8 layers)`).
+    pub fn describe(&self) -> String {
+        match self {
+            ModelConfig::CifarResNet(config) => format!("resnet{}", config.depth),
+            ModelConfig::Sequential(config) => {
+                format!("sequential ({} layers)", config.layers.len())
+            }
+            other => other.name().to_owned(),
         }
     }
 
@@ -49,6 +150,9 @@ impl ModelConfig {
         match self {
             ModelConfig::Mlp(config) => config.input,
             ModelConfig::SmallCnn(config) => config.input,
+            ModelConfig::CifarResNet(config) => config.input,
+            ModelConfig::MnistCnn(config) => config.input,
+            ModelConfig::Sequential(config) => config.input,
         }
     }
 
@@ -57,6 +161,9 @@ impl ModelConfig {
         Ok(match self {
             ModelConfig::Mlp(config) => Model::Mlp(config.init(device)?),
             ModelConfig::SmallCnn(config) => Model::SmallCnn(config.init(device)?),
+            ModelConfig::CifarResNet(config) => Model::CifarResNet(config.init(device)?),
+            ModelConfig::MnistCnn(config) => Model::MnistCnn(config.init(device)?),
+            ModelConfig::Sequential(config) => Model::Sequential(config.init(device)?),
         })
     }
 }
@@ -68,6 +175,12 @@ pub enum Model {
     Mlp(Mlp),
     /// [`SmallCnn`].
     SmallCnn(SmallCnn),
+    /// [`CifarResNet`].
+    CifarResNet(CifarResNet),
+    /// [`MnistCnn`].
+    MnistCnn(MnistCnn),
+    /// [`Sequential`].
+    Sequential(Sequential),
 }
 
 impl Model {
@@ -76,6 +189,9 @@ impl Model {
         match self {
             Model::Mlp(model) => model.forward(images),
             Model::SmallCnn(model) => model.forward(images),
+            Model::CifarResNet(model) => model.forward(images),
+            Model::MnistCnn(model) => model.forward(images),
+            Model::Sequential(model) => model.forward(images),
         }
     }
 }
@@ -94,30 +210,52 @@ pub fn sidecar_path(weights: &Path) -> PathBuf {
 /// Writes the weights (Burn record) to `path` and the architecture to its JSON sidecar.
 pub fn save_checkpoint(model: Model, config: &ModelConfig, path: &Path) -> Result<()> {
     let sidecar = sidecar_path(path);
-    let json = serde_json::to_string_pretty(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
+    let json =
+        serde_json::to_string_pretty(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
     std::fs::write(&sidecar, json).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
-    model.save_file(path).map_err(|e| ModelError::checkpoint(path, e))
+    model
+        .save_file(path)
+        .map_err(|e| ModelError::checkpoint(path, e))
 }
 
 /// Reads the architecture of a checkpoint from its JSON sidecar.
 pub fn read_checkpoint_config(path: &Path) -> Result<ModelConfig> {
     let sidecar = sidecar_path(path);
     let text = std::fs::read_to_string(&sidecar).map_err(|e| {
-        ModelError::checkpoint(&sidecar, format!("cannot read the architecture sidecar: {e}"))
+        ModelError::checkpoint(
+            &sidecar,
+            format!("cannot read the architecture sidecar: {e}"),
+        )
     })?;
     serde_json::from_str(&text).map_err(|e| ModelError::checkpoint(&sidecar, e))
 }
 
-/// Builds `config` and loads the weights at `path` into it, in evaluation mode.
+/// Builds `config` and loads the weights at `path` into it, in evaluation mode (batch norms use
+/// their running statistics).
+///
+/// `.safetensors`, `.pt`, `.pth`, `.th`, `.model`, `.bin` and `.ckpt` files are PyTorch state
+/// dicts, imported strictly with the architecture's [`key_mapping`](ModelConfig::key_mapping);
+/// anything else is a Burn record written by [`save_checkpoint`].
 pub fn load_weights(config: &ModelConfig, path: &Path, device: &Device) -> Result<Model> {
     if !path.is_file() {
         return Err(ModelError::checkpoint(path, "no such file"));
     }
-    config
-        .init(device)?
-        .try_load_file(path)
-        .map(|model| model.valid())
-        .map_err(|e| ModelError::checkpoint(path, e))
+    let model = config.init(device)?;
+    match WeightFormat::of(path) {
+        Ok(WeightFormat::Safetensors | WeightFormat::Pytorch) => {
+            load_pytorch(model, path, &config.key_mapping()).map(|model| model.valid())
+        }
+        _ => model
+            .try_load_file(path)
+            .map(|model| model.valid())
+            .map_err(|e| ModelError::checkpoint(path, e)),
+    }
+}
+
+/// Writes the weights of `model` (built from `config`) to `path` as a safetensors file with
+/// PyTorch's names and layout, which [`load_weights`] and PyTorch's `load_state_dict` both read.
+pub fn export_weights(model: &Model, config: &ModelConfig, path: &Path) -> Result<()> {
+    export_safetensors(model, path, &config.key_mapping())
 }
 
 /// Loads a checkpoint written by [`save_checkpoint`].
@@ -152,17 +290,33 @@ mod tests {
     fn bad_configs_and_files_are_errors() {
         let device = Device::default();
         assert!(ModelConfig::from_name("vgg", [1, 8, 8], 10).is_err());
-        assert!(ModelConfig::from_name("small-cnn", [1, 2, 2], 10).unwrap().init(&device).is_err());
-        assert!(ModelConfig::from_name("mlp", [1, 8, 8], 1).unwrap().init(&device).is_err());
+        assert!(
+            ModelConfig::from_name("small-cnn", [1, 2, 2], 10)
+                .unwrap()
+                .init(&device)
+                .is_err()
+        );
+        assert!(
+            ModelConfig::from_name("mlp", [1, 8, 8], 1)
+                .unwrap()
+                .init(&device)
+                .is_err()
+        );
         let dir = tempfile::tempdir().unwrap();
         let garbage = dir.path().join("garbage.bpk");
         std::fs::write(&garbage, b"not a checkpoint").unwrap();
         let config = ModelConfig::from_name("mlp", [1, 8, 8], 10).unwrap();
-        assert!(matches!(load_weights(&config, &garbage, &device), Err(ModelError::Checkpoint { .. })));
+        assert!(matches!(
+            load_weights(&config, &garbage, &device),
+            Err(ModelError::Checkpoint { .. })
+        ));
         assert!(load_checkpoint(&garbage, &device).is_err());
         let other = ModelConfig::from_name("mlp", [1, 4, 4], 10).unwrap();
         let path = dir.path().join("small.bpk");
         save_checkpoint(other.init(&device).unwrap(), &other, &path).unwrap();
-        assert!(load_weights(&config, &path, &device).is_err(), "shape mismatch must be an error");
+        assert!(
+            load_weights(&config, &path, &device).is_err(),
+            "shape mismatch must be an error"
+        );
     }
 }
