@@ -129,8 +129,10 @@ mod tests {
                 .dims(),
             [3, 10]
         );
-        let mut config = MnistCnnConfig::default();
-        config.input = [1, 6, 6];
+        let config = MnistCnnConfig {
+            input: [1, 6, 6],
+            ..Default::default()
+        };
         assert!(config.init(&device).is_err());
     }
 }

@@ -169,6 +169,8 @@ impl ModelConfig {
 }
 
 /// Any built-in architecture.
+// A model is built once per run, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// [`Mlp`].

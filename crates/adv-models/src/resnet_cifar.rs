@@ -63,7 +63,7 @@ impl CifarResNetConfig {
 
     /// Blocks per stage, `(depth - 2) / 6`, or an error for a depth that is not `6n + 2`.
     pub fn blocks_per_stage(&self) -> Result<usize> {
-        if self.depth < 8 || (self.depth - 2) % 6 != 0 {
+        if self.depth < 8 || !(self.depth - 2).is_multiple_of(6) {
             return Err(ModelError::InvalidConfig(format!(
                 "a CIFAR ResNet has depth 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {}",
                 self.depth

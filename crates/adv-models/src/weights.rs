@@ -163,46 +163,91 @@ fn shape_of(tensor: &PackTensor) -> String {
     format!("{:?}", tensor.shape.as_slice())
 }
 
-/// Turns an incomplete or inconsistent load into an error naming every offending tensor.
+/// At most this many names per kind of problem go into an error message.
+const MAX_LISTED: usize = 24;
+
+fn listing(mut names: Vec<String>) -> String {
+    names.sort();
+    let more = names.len().saturating_sub(MAX_LISTED);
+    let mut text = names
+        .into_iter()
+        .take(MAX_LISTED)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+/// Each parameter of the model by its Burn path, with its PyTorch name and shape.
+fn pytorch_view<M: Module>(module: &M) -> BTreeMap<String, (String, String)> {
+    let burn = module.collect(None, None, true);
+    let torch = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
+    burn.iter()
+        .zip(&torch)
+        .map(|(b, t)| (b.name.clone(), (t.name.clone(), shape_of(t))))
+        .collect()
+}
+
+/// Turns an incomplete or inconsistent load into an error naming every offending tensor, with
+/// PyTorch's names and shapes.
 fn check_complete(
     result: &ApplyResult,
-    expected: &BTreeMap<String, String>,
+    expected: &BTreeMap<String, (String, String)>,
     found: &BTreeMap<String, String>,
 ) -> std::result::Result<(), String> {
+    let torch_name = |path: &str| {
+        expected
+            .get(path)
+            .map_or(path.to_owned(), |(name, _)| name.clone())
+    };
     let mut problems = Vec::new();
     if !result.missing.is_empty() {
-        let names: Vec<String> = result
+        let names = result
             .missing
             .iter()
             .map(|(path, _)| match expected.get(path) {
-                Some(shape) => format!("{path} {shape}"),
+                Some((name, shape)) => format!("{name} {shape}"),
                 None => path.clone(),
             })
-            .collect();
-        problems.push(format!("missing from the file: {}", names.join(", ")));
+            .collect::<Vec<_>>();
+        problems.push(format!(
+            "{} missing from the file: {}",
+            names.len(),
+            listing(names)
+        ));
     }
     if !result.unused.is_empty() {
-        let names: Vec<String> = result
+        let names = result
             .unused
             .iter()
             .map(|path| format!("{path} {}", found.get(path).map_or("", String::as_str)))
-            .collect();
-        problems.push(format!("unexpected in the file: {}", names.join(", ")));
+            .collect::<Vec<_>>();
+        problems.push(format!(
+            "{} unexpected in the file: {}",
+            names.len(),
+            listing(names)
+        ));
     }
+    let mut mismatched = Vec::new();
     for error in &result.errors {
-        problems.push(match error {
-            ApplyError::ShapeMismatch {
-                path,
-                expected,
-                found,
-            } => format!(
-                "shape mismatch for {path}: the model has {:?}, the file {:?} (linear weights \
-                 are shown transposed to Burn's [in, out])",
-                expected.as_slice(),
-                found.as_slice()
-            ),
-            other => other.to_string(),
-        });
+        match error {
+            ApplyError::ShapeMismatch { path, .. } => {
+                let name = torch_name(path);
+                let model = expected.get(path).map_or("?", |(_, shape)| shape.as_str());
+                let file = found.get(&name).map_or("?", String::as_str);
+                mismatched.push(format!("{name} (model {model}, file {file})"));
+            }
+            other => problems.push(other.to_string()),
+        }
+    }
+    if !mismatched.is_empty() {
+        problems.push(format!(
+            "{} with a different shape: {}",
+            mismatched.len(),
+            listing(mismatched)
+        ));
     }
     if problems.is_empty() {
         Ok(())
@@ -217,11 +262,7 @@ fn check_complete(
 /// of the file has no place in the module, or shapes differ; the module is never partly loaded.
 pub fn load_pytorch<M: Module>(module: M, path: &Path, mapping: &KeyMapping) -> Result<M> {
     let tensors = read_tensors(path)?;
-    let expected: BTreeMap<String, String> = module
-        .collect(None, None, true)
-        .iter()
-        .map(|t| (t.name.clone(), shape_of(t)))
-        .collect();
+    let expected = pytorch_view(&module);
     let model_paths: Vec<String> = expected.keys().cloned().collect();
     let tensors = unwrap_state_dict(tensors, &model_paths);
     if tensors.is_empty() {
@@ -376,14 +417,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         for needle in [
-            "missing from the file",
-            "bn.gamma [2]",
-            "bn.running_var [2]",
-            "unexpected in the file",
-            "extra.weight [1, 1]",
-            "shape mismatch for fc.weight",
-            "[3, 2]",
-            "[4, 2]",
+            "4 missing from the file: bn.bias [2], bn.running_mean [2], bn.running_var [2], bn.weight [2]",
+            "2 unexpected in the file: extra.bias [1], extra.weight [1, 1]",
+            "1 with a different shape: fc.weight (model [2, 3], file [2, 4])",
         ] {
             assert!(error.contains(needle), "{needle} not in: {error}");
         }
