@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use adv_core::burn::tensor::Device;
 use adv_core::data::{load_idx, load_npy};
 use adv_core::{Dataset, to_floats, to_ints};
-use adv_models::{Model, ModelConfig, load_weights};
+use adv_models::{Model, ModelConfig, export_weights, load_weights};
 
 fn shared_data() -> Option<PathBuf> {
     let dir = std::env::var_os("ADV_SHARED_DATA").map(PathBuf::from);
@@ -172,4 +172,33 @@ fn wrong_architectures_and_damaged_files_are_errors_naming_the_problem() {
             "truncated {name} loaded"
         );
     }
+}
+
+#[test]
+fn exported_safetensors_have_the_pytorch_names_shapes_and_values() {
+    let Some(data) = shared_data() else { return };
+    let device = Device::default();
+    let config = ModelConfig::from_name("resnet20", [3, 32, 32], 10).unwrap();
+    let model = load_weights(&config, &data.join("weights/resnet20-12fca82f.th"), &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("resnet20.safetensors");
+    export_weights(&model, &config, &exported).unwrap();
+    // Every tensor of the original file but the batch-norm counters, same names and shapes.
+    let header = |path: &Path| -> Vec<(String, serde_json::Value)> {
+        let bytes = std::fs::read(path).unwrap();
+        let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes[8..8 + length]).unwrap();
+        let mut tensors: Vec<(String, serde_json::Value)> = header
+            .into_iter()
+            .filter(|(name, _)| name != "__metadata__" && !name.ends_with("num_batches_tracked"))
+            .map(|(name, info)| (name, info["shape"].clone()))
+            .collect();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        tensors
+    };
+    assert_eq!(header(&exported), header(&data.join("weights/resnet20-12fca82f.safetensors")));
+    let reloaded = load_weights(&config, &exported, &device).unwrap();
+    let probe = cifar_sample(&data).batch(0, 4, &device).images;
+    assert_eq!(to_floats(reloaded.forward(probe.clone())), to_floats(model.forward(probe)));
 }
