@@ -30,7 +30,18 @@ fn config(name: &str) -> ModelConfig {
 }
 
 #[divan::bench(
-    args = ["cifar_cnn_a.json", "mnist-cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"],
+    args = [
+        "cifar_cnn_a.json",
+        "mnist-cnn",
+        "resnet20",
+        "resnet32",
+        "resnet44",
+        "resnet56",
+        "resnet110",
+        "preact-resnet18",
+        "wrn-28-10",
+        "wrn-34-10",
+    ],
     sample_count = 5,
     sample_size = 1
 )]

@@ -5,7 +5,9 @@
 //!
 //! Built-in architectures: [`Mlp`], [`SmallCnn`], the CIFAR ResNets of He et al. 2016
 //! ([`resnet20`] ... [`resnet110`], akamaster layout), the MNIST CNN of Burn's weight-import
-//! example ([`MnistCnn`]), and small networks described by a JSON/TOML file ([`Sequential`]).
+//! example ([`MnistCnn`]), WideResNets ([`wrn_28_10`], [`wrn_34_10`]) and PreAct-ResNet-18
+//! ([`preact_resnet18`]) in the RobustBench layout, and small networks described by a JSON/TOML
+//! file ([`Sequential`]).
 //! PyTorch weights load through [`load_weights`]; the key mapping is documented in [`weights`].
 //!
 //! ```
@@ -20,10 +22,12 @@ mod mlp;
 mod mnist_cnn;
 mod model;
 mod normalization;
+mod preact_resnet;
 mod resnet_cifar;
 mod sequential;
 mod small_cnn;
 pub mod weights;
+mod wide_resnet;
 
 pub use error::{ModelError, Result};
 pub use mlp::{Mlp, MlpConfig};
@@ -33,9 +37,16 @@ pub use model::{
     read_checkpoint_config, save_checkpoint, sidecar_path,
 };
 pub use normalization::Normalization;
+pub use preact_resnet::{
+    PreActBlock, PreActResNet18, PreActResNet18Config, preact_resnet_key_mapping, preact_resnet18,
+};
 pub use resnet_cifar::{
     BasicBlock, CifarResNet, CifarResNetConfig, akamaster_normalization, resnet20, resnet32,
     resnet44, resnet56, resnet110,
 };
 pub use sequential::{LayerSpec, Sequential, SequentialConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
+pub use wide_resnet::{
+    NetworkBlock, WideBlock, WideResNet, WideResNetConfig, wide_resnet_key_mapping, wrn_28_10,
+    wrn_34_10,
+};

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch};
 use crate::{
     CifarResNet, CifarResNetConfig, Mlp, MlpConfig, MnistCnn, MnistCnnConfig, ModelError,
-    Normalization, Result, Sequential, SequentialConfig, SmallCnn, SmallCnnConfig,
+    Normalization, PreActResNet18, PreActResNet18Config, Result, Sequential, SequentialConfig,
+    SmallCnn, SmallCnnConfig, WideResNet, WideResNetConfig,
 };
 
 /// The configuration of any built-in architecture.
@@ -30,10 +31,14 @@ pub enum ModelConfig {
     MnistCnn(MnistCnnConfig),
     /// [`Sequential`], described by a data file.
     Sequential(SequentialConfig),
+    /// [`WideResNet`].
+    WideResNet(WideResNetConfig),
+    /// [`PreActResNet18`].
+    PreactResnet18(PreActResNet18Config),
 }
 
 /// Names accepted by [`ModelConfig::from_name`].
-pub const ARCHITECTURES: [&str; 8] = [
+pub const ARCHITECTURES: [&str; 11] = [
     "mlp",
     "small-cnn",
     "resnet20",
@@ -42,10 +47,17 @@ pub const ARCHITECTURES: [&str; 8] = [
     "resnet56",
     "resnet110",
     "mnist-cnn",
+    "wrn-28-10",
+    "wrn-34-10",
+    "preact-resnet18",
 ];
 
 impl ModelConfig {
     /// The default configuration of the architecture called `name` for the given input shape.
+    ///
+    /// `wrn-DEPTH-WIDTH` is any WideResNet (`wrn-28-10`, `wrn-34-10`, RobustBench layout) and
+    /// `preact-resnet18` the PreAct-ResNet-18; both have no normalization by default, as in
+    /// RobustBench.
     ///
     /// `resnet20` ... `resnet110` (any `resnet<6n+2>`) and `mnist-cnn` keep the normalization of
     /// their published weights (see [`crate::akamaster_normalization`],
@@ -61,6 +73,10 @@ impl ModelConfig {
                 input,
                 num_classes,
             ))),
+            "preact-resnet18" => Ok(ModelConfig::PreactResnet18(PreActResNet18Config::new(
+                input,
+                num_classes,
+            ))),
             "mnist-cnn" => {
                 let default = MnistCnnConfig::default();
                 Ok(ModelConfig::MnistCnn(MnistCnnConfig {
@@ -68,6 +84,22 @@ impl ModelConfig {
                     num_classes,
                     normalization: keep(default.normalization),
                 }))
+            }
+            other if other.starts_with("wrn-") => {
+                let numbers: Vec<Option<usize>> =
+                    other[4..].split('-').map(|n| n.parse().ok()).collect();
+                let [Some(depth), Some(widen_factor)] = numbers[..] else {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "cannot read '{other}': write wrn-DEPTH-WIDTH, e.g. wrn-28-10"
+                    )));
+                };
+                let config = WideResNetConfig {
+                    input,
+                    num_classes,
+                    ..WideResNetConfig::new(depth, widen_factor)
+                };
+                config.blocks_per_group()?;
+                Ok(ModelConfig::WideResNet(config))
             }
             other => {
                 let Some(depth) = other
@@ -110,6 +142,8 @@ impl ModelConfig {
             ModelConfig::CifarResNet(config) => config.normalization = normalization,
             ModelConfig::MnistCnn(config) => config.normalization = normalization,
             ModelConfig::Sequential(config) => config.normalization = normalization,
+            ModelConfig::WideResNet(config) => config.normalization = normalization,
+            ModelConfig::PreactResnet18(config) => config.normalization = normalization,
         }
         Ok(self)
     }
@@ -118,6 +152,8 @@ impl ModelConfig {
     pub fn key_mapping(&self) -> KeyMapping {
         match self {
             ModelConfig::Sequential(_) => KeyMapping::sequential("layers"),
+            ModelConfig::WideResNet(_) => crate::wide_resnet_key_mapping(),
+            ModelConfig::PreactResnet18(_) => crate::preact_resnet_key_mapping(),
             _ => KeyMapping::identity(),
         }
     }
@@ -130,6 +166,8 @@ impl ModelConfig {
             ModelConfig::CifarResNet(_) => "resnet-cifar",
             ModelConfig::MnistCnn(_) => "mnist-cnn",
             ModelConfig::Sequential(_) => "sequential",
+            ModelConfig::WideResNet(_) => "wide-resnet",
+            ModelConfig::PreactResnet18(_) => "preact-resnet18",
         }
     }
 
@@ -138,6 +176,9 @@ impl ModelConfig {
     pub fn describe(&self) -> String {
         match self {
             ModelConfig::CifarResNet(config) => format!("resnet{}", config.depth),
+            ModelConfig::WideResNet(config) => {
+                format!("wrn-{}-{}", config.depth, config.widen_factor)
+            }
             ModelConfig::Sequential(config) => {
                 format!("sequential ({} layers)", config.layers.len())
             }
@@ -153,6 +194,8 @@ impl ModelConfig {
             ModelConfig::CifarResNet(config) => config.input,
             ModelConfig::MnistCnn(config) => config.input,
             ModelConfig::Sequential(config) => config.input,
+            ModelConfig::WideResNet(config) => config.input,
+            ModelConfig::PreactResnet18(config) => config.input,
         }
     }
 
@@ -164,6 +207,8 @@ impl ModelConfig {
             ModelConfig::CifarResNet(config) => Model::CifarResNet(config.init(device)?),
             ModelConfig::MnistCnn(config) => Model::MnistCnn(config.init(device)?),
             ModelConfig::Sequential(config) => Model::Sequential(config.init(device)?),
+            ModelConfig::WideResNet(config) => Model::WideResNet(config.init(device)?),
+            ModelConfig::PreactResnet18(config) => Model::PreactResnet18(config.init(device)?),
         })
     }
 }
@@ -183,6 +228,10 @@ pub enum Model {
     MnistCnn(MnistCnn),
     /// [`Sequential`].
     Sequential(Sequential),
+    /// [`WideResNet`].
+    WideResNet(WideResNet),
+    /// [`PreActResNet18`].
+    PreactResnet18(PreActResNet18),
 }
 
 impl Model {
@@ -194,6 +243,8 @@ impl Model {
             Model::CifarResNet(model) => model.forward(images),
             Model::MnistCnn(model) => model.forward(images),
             Model::Sequential(model) => model.forward(images),
+            Model::WideResNet(model) => model.forward(images),
+            Model::PreactResnet18(model) => model.forward(images),
         }
     }
 }
@@ -276,16 +327,76 @@ mod tests {
         let device = Device::default();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.bpk");
-        for name in ARCHITECTURES {
-            let config = ModelConfig::from_name(name, [1, 8, 8], 10).unwrap();
+        // The wide networks as a narrow WRN-16-2, to keep the files small.
+        let names = ARCHITECTURES
+            .iter()
+            .filter(|name| !name.starts_with("wrn-"))
+            .chain(&["wrn-16-2"]);
+        let mut configs: Vec<ModelConfig> = names
+            .map(|name| ModelConfig::from_name(name, [1, 8, 8], 10).unwrap())
+            .collect();
+        let described = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/architectures/cifar_cnn_a.json"
+        );
+        configs.push(ModelConfig::from_file(Path::new(described)).unwrap());
+        for config in configs {
             let model = config.init(&device).unwrap();
-            let images = Tensor::<4>::ones([2, 1, 8, 8], &device).mul_scalar(0.5);
+            let images = Tensor::<4>::ones(
+                [2, config.input()[0], config.input()[1], config.input()[2]],
+                &device,
+            )
+            .mul_scalar(0.5);
             let before = to_floats(model.forward(images.clone()));
             save_checkpoint(model, &config, &path).unwrap();
             let (loaded, loaded_config) = load_checkpoint(&path, &device).unwrap();
             assert_eq!(loaded_config, config);
-            assert_eq!(to_floats(loaded.forward(images)), before, "{name}");
+            assert_eq!(
+                to_floats(loaded.forward(images)),
+                before,
+                "{}",
+                config.describe()
+            );
         }
+    }
+
+    #[test]
+    fn names_parse_and_impossible_depths_are_errors() {
+        let config = ModelConfig::from_name("wrn-34-10", [3, 32, 32], 10).unwrap();
+        assert_eq!(config.describe(), "wrn-34-10");
+        assert_eq!(
+            ModelConfig::from_name("resnet110", [3, 32, 32], 10)
+                .unwrap()
+                .describe(),
+            "resnet110"
+        );
+        for bad in [
+            "wrn-30-10",
+            "wrn-28",
+            "wrn-x-10",
+            "resnet21",
+            "resnet",
+            "preact-resnet34",
+        ] {
+            assert!(
+                ModelConfig::from_name(bad, [3, 32, 32], 10).is_err(),
+                "{bad}"
+            );
+        }
+        // Published normalizations only where the channel count fits.
+        let grey = ModelConfig::from_name("resnet20", [1, 32, 32], 10).unwrap();
+        assert!(matches!(
+            grey,
+            ModelConfig::CifarResNet(CifarResNetConfig {
+                normalization: None,
+                ..
+            })
+        ));
+        assert!(
+            config
+                .with_normalization(Some(Normalization::new(vec![0.5], vec![0.5]).unwrap()))
+                .is_err()
+        );
     }
 
     #[test]

@@ -197,8 +197,14 @@ fn exported_safetensors_have_the_pytorch_names_shapes_and_values() {
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
         tensors
     };
-    assert_eq!(header(&exported), header(&data.join("weights/resnet20-12fca82f.safetensors")));
+    assert_eq!(
+        header(&exported),
+        header(&data.join("weights/resnet20-12fca82f.safetensors"))
+    );
     let reloaded = load_weights(&config, &exported, &device).unwrap();
     let probe = cifar_sample(&data).batch(0, 4, &device).images;
-    assert_eq!(to_floats(reloaded.forward(probe.clone())), to_floats(model.forward(probe)));
+    assert_eq!(
+        to_floats(reloaded.forward(probe.clone())),
+        to_floats(model.forward(probe))
+    );
 }
