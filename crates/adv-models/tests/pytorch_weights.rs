@@ -213,13 +213,21 @@ fn exported_safetensors_have_the_pytorch_names_shapes_and_values() {
 fn batch_norms_keep_running_statistics_while_attacks_take_gradients() {
     let Some(data) = shared_data() else { return };
     let device = Device::default();
-    let model = load("resnet20", [3, 32, 32], &data.join("weights/resnet20-12fca82f.safetensors"), &device);
+    let model = load(
+        "resnet20",
+        [3, 32, 32],
+        &data.join("weights/resnet20-12fca82f.safetensors"),
+        &device,
+    );
     let images = cifar_sample(&data).batch(0, 8, &device).images;
     let plain = to_floats(model.forward(images.clone()));
     let result = model.value_and_grad(images, &|logits| logits.sum_dim(1).squeeze_dim(1));
     // Batch statistics of 8 images would give other logits than the running statistics.
     for (a, b) in to_floats(result.logits).iter().zip(&plain) {
-        assert!((a - b).abs() < 1e-4, "{a} vs {b}: the gradient pass used batch statistics");
+        assert!(
+            (a - b).abs() < 1e-4,
+            "{a} vs {b}: the gradient pass used batch statistics"
+        );
     }
     assert!(to_floats(result.grad).iter().any(|g| *g != 0.0));
 }
