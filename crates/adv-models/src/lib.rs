@@ -7,7 +7,7 @@
 //! ([`resnet20`] ... [`resnet110`], akamaster layout), the MNIST CNN of Burn's weight-import
 //! example ([`MnistCnn`]), WideResNets ([`wrn_28_10`], [`wrn_34_10`]) and PreAct-ResNet-18
 //! ([`preact_resnet18`]) in the RobustBench layout, and small networks described by a JSON/TOML
-//! file ([`Sequential`]).
+//! file ([`Sequential`]). [`Ensemble`] averages several models' logits or probabilities.
 //! PyTorch weights load through [`load_weights`]; the key mapping is documented in [`weights`].
 //!
 //! ```
@@ -17,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod ensemble;
 mod error;
 mod mlp;
 mod mnist_cnn;
@@ -29,6 +30,7 @@ mod small_cnn;
 pub mod weights;
 mod wide_resnet;
 
+pub use ensemble::{Combine, Ensemble};
 pub use error::{ModelError, Result};
 pub use mlp::{Mlp, MlpConfig};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig, mnist_normalization};
