@@ -6,7 +6,8 @@
 //! Built-in architectures: [`Mlp`], [`SmallCnn`], the CIFAR ResNets of He et al. 2016
 //! ([`resnet20`] ... [`resnet110`], akamaster layout), the MNIST CNN of Burn's weight-import
 //! example ([`MnistCnn`]), WideResNets ([`wrn_28_10`], [`wrn_34_10`]) and PreAct-ResNet-18
-//! ([`preact_resnet18`]) in the RobustBench layout, and small networks described by a JSON/TOML
+//! ([`preact_resnet18`]) in the RobustBench layout, ResNet-18/50 in torchvision's layout
+//! ([`resnet18`], [`resnet50`]), and small networks described by a JSON/TOML
 //! file ([`Sequential`]). [`Ensemble`] averages several models' logits or probabilities.
 //! PyTorch weights load through [`load_weights`]; the key mapping is documented in [`weights`].
 //!
@@ -25,6 +26,7 @@ mod model;
 mod normalization;
 mod preact_resnet;
 mod resnet_cifar;
+mod resnet_imagenet;
 mod sequential;
 mod small_cnn;
 pub mod weights;
@@ -45,6 +47,10 @@ pub use preact_resnet::{
 pub use resnet_cifar::{
     BasicBlock, CifarResNet, CifarResNetConfig, akamaster_normalization, resnet20, resnet32,
     resnet44, resnet56, resnet110,
+};
+pub use resnet_imagenet::{
+    Block, Downsample, TorchvisionResNet, TorchvisionResNetConfig, imagenet_normalization,
+    resnet18, resnet50, torchvision_resnet_key_mapping,
 };
 pub use sequential::{LayerSpec, Sequential, SequentialConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};

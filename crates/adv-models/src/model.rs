@@ -13,7 +13,8 @@ use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch}
 use crate::{
     CifarResNet, CifarResNetConfig, Mlp, MlpConfig, MnistCnn, MnistCnnConfig, ModelError,
     Normalization, PreActResNet18, PreActResNet18Config, Result, Sequential, SequentialConfig,
-    SmallCnn, SmallCnnConfig, WideResNet, WideResNetConfig,
+    SmallCnn, SmallCnnConfig, TorchvisionResNet, TorchvisionResNetConfig, WideResNet,
+    WideResNetConfig,
 };
 
 /// The configuration of any built-in architecture.
@@ -35,10 +36,12 @@ pub enum ModelConfig {
     WideResNet(WideResNetConfig),
     /// [`PreActResNet18`].
     PreactResnet18(PreActResNet18Config),
+    /// [`TorchvisionResNet`].
+    TorchvisionResnet(TorchvisionResNetConfig),
 }
 
 /// Names accepted by [`ModelConfig::from_name`].
-pub const ARCHITECTURES: [&str; 11] = [
+pub const ARCHITECTURES: [&str; 13] = [
     "mlp",
     "small-cnn",
     "resnet20",
@@ -50,6 +53,8 @@ pub const ARCHITECTURES: [&str; 11] = [
     "wrn-28-10",
     "wrn-34-10",
     "preact-resnet18",
+    "torchvision-resnet18",
+    "torchvision-resnet50",
 ];
 
 impl ModelConfig {
@@ -59,7 +64,8 @@ impl ModelConfig {
     /// `preact-resnet18` the PreAct-ResNet-18; both have no normalization by default, as in
     /// RobustBench.
     ///
-    /// `resnet20` ... `resnet110` (any `resnet<6n+2>`) and `mnist-cnn` keep the normalization of
+    /// `resnet20` ... `resnet110` (any `resnet<6n+2>`), `torchvision-resnet18`,
+    /// `torchvision-resnet50` and `mnist-cnn` keep the normalization of
     /// their published weights (see [`crate::akamaster_normalization`],
     /// [`crate::mnist_normalization`]) when the input has its channel count, and have none
     /// otherwise; [`with_normalization`](Self::with_normalization) replaces it.
@@ -77,6 +83,15 @@ impl ModelConfig {
                 input,
                 num_classes,
             ))),
+            "torchvision-resnet18" | "torchvision-resnet50" => {
+                let depth = if name.ends_with("18") { 18 } else { 50 };
+                Ok(ModelConfig::TorchvisionResnet(TorchvisionResNetConfig {
+                    depth,
+                    input,
+                    num_classes,
+                    normalization: keep(TorchvisionResNetConfig::new(depth).normalization),
+                }))
+            }
             "mnist-cnn" => {
                 let default = MnistCnnConfig::default();
                 Ok(ModelConfig::MnistCnn(MnistCnnConfig {
@@ -144,6 +159,7 @@ impl ModelConfig {
             ModelConfig::Sequential(config) => config.normalization = normalization,
             ModelConfig::WideResNet(config) => config.normalization = normalization,
             ModelConfig::PreactResnet18(config) => config.normalization = normalization,
+            ModelConfig::TorchvisionResnet(config) => config.normalization = normalization,
         }
         Ok(self)
     }
@@ -154,6 +170,7 @@ impl ModelConfig {
             ModelConfig::Sequential(_) => KeyMapping::sequential("layers"),
             ModelConfig::WideResNet(_) => crate::wide_resnet_key_mapping(),
             ModelConfig::PreactResnet18(_) => crate::preact_resnet_key_mapping(),
+            ModelConfig::TorchvisionResnet(_) => crate::torchvision_resnet_key_mapping(),
             _ => KeyMapping::identity(),
         }
     }
@@ -168,6 +185,7 @@ impl ModelConfig {
             ModelConfig::Sequential(_) => "sequential",
             ModelConfig::WideResNet(_) => "wide-resnet",
             ModelConfig::PreactResnet18(_) => "preact-resnet18",
+            ModelConfig::TorchvisionResnet(_) => "torchvision-resnet",
         }
     }
 
@@ -176,6 +194,7 @@ impl ModelConfig {
     pub fn describe(&self) -> String {
         match self {
             ModelConfig::CifarResNet(config) => format!("resnet{}", config.depth),
+            ModelConfig::TorchvisionResnet(config) => format!("torchvision-resnet{}", config.depth),
             ModelConfig::WideResNet(config) => {
                 format!("wrn-{}-{}", config.depth, config.widen_factor)
             }
@@ -196,6 +215,7 @@ impl ModelConfig {
             ModelConfig::Sequential(config) => config.input,
             ModelConfig::WideResNet(config) => config.input,
             ModelConfig::PreactResnet18(config) => config.input,
+            ModelConfig::TorchvisionResnet(config) => config.input,
         }
     }
 
@@ -209,6 +229,9 @@ impl ModelConfig {
             ModelConfig::Sequential(config) => Model::Sequential(config.init(device)?),
             ModelConfig::WideResNet(config) => Model::WideResNet(config.init(device)?),
             ModelConfig::PreactResnet18(config) => Model::PreactResnet18(config.init(device)?),
+            ModelConfig::TorchvisionResnet(config) => {
+                Model::TorchvisionResnet(config.init(device)?)
+            }
         })
     }
 }
@@ -232,6 +255,8 @@ pub enum Model {
     WideResNet(WideResNet),
     /// [`PreActResNet18`].
     PreactResnet18(PreActResNet18),
+    /// [`TorchvisionResNet`].
+    TorchvisionResnet(TorchvisionResNet),
 }
 
 impl Model {
@@ -245,6 +270,7 @@ impl Model {
             Model::Sequential(model) => model.forward(images),
             Model::WideResNet(model) => model.forward(images),
             Model::PreactResnet18(model) => model.forward(images),
+            Model::TorchvisionResnet(model) => model.forward(images),
         }
     }
 }
@@ -327,14 +353,16 @@ mod tests {
         let device = Device::default();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.bpk");
-        // The wide networks as a narrow WRN-16-2, to keep the files small.
-        let names = ARCHITECTURES
+        // The wide networks as a narrow WRN-16-2 and the torchvision ones as ResNet-18 on 32x32
+        // images, to keep the files small.
+        let small = |name: &&&str| !name.starts_with("wrn-") && !name.starts_with("torchvision-");
+        let mut configs: Vec<ModelConfig> = ARCHITECTURES
             .iter()
-            .filter(|name| !name.starts_with("wrn-"))
-            .chain(&["wrn-16-2"]);
-        let mut configs: Vec<ModelConfig> = names
+            .filter(small)
+            .chain(&["wrn-16-2"])
             .map(|name| ModelConfig::from_name(name, [1, 8, 8], 10).unwrap())
             .collect();
+        configs.push(ModelConfig::from_name("torchvision-resnet18", [1, 32, 32], 10).unwrap());
         let described = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/architectures/cifar_cnn_a.json"
