@@ -83,7 +83,8 @@ impl MnistCnnConfig {
     }
 }
 
-/// See the [module documentation](self).
+/// The MNIST CNN of Burn's `import-model-weights` example: conv 3x3 8/16/24 + ReLU, batch norm,
+/// dense 11616 -> 32 -> 10, batch norm on the logits; PyTorch parameter names.
 #[derive(Module, Debug)]
 pub struct MnistCnn {
     conv1: Conv2d,

@@ -127,7 +127,7 @@ impl PreActBlock {
     }
 }
 
-/// PreAct-ResNet-18; see the [module documentation](self).
+/// PreAct-ResNet-18 (He et al. 2016, identity mappings) in the RobustBench CIFAR layout.
 #[derive(Module, Debug)]
 pub struct PreActResNet18 {
     conv1: Conv2d,

@@ -177,7 +177,7 @@ impl BasicBlock {
     }
 }
 
-/// A CIFAR ResNet; see the [module documentation](self).
+/// A CIFAR ResNet of He et al. 2016 with option-A shortcuts, in the akamaster layout.
 #[derive(Module, Debug)]
 pub struct CifarResNet {
     conv1: Conv2d,

@@ -220,7 +220,7 @@ impl Block {
     }
 }
 
-/// A torchvision ResNet; see the [module documentation](self).
+/// ResNet-18 or ResNet-50 in torchvision's ImageNet layout.
 #[derive(Module, Debug)]
 pub struct TorchvisionResNet {
     conv1: Conv2d,

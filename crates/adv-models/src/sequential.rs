@@ -283,7 +283,7 @@ impl LayerSpec {
     }
 }
 
-/// A network described by a data file; see the [module documentation](self).
+/// A network described by a data file, with the layer indices of the PyTorch `nn.Sequential`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SequentialConfig {

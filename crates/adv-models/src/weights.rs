@@ -73,7 +73,7 @@ impl WeightFormat {
 }
 
 /// How the tensor names of a checkpoint map onto the parameter paths of one architecture, beyond
-/// the steps every import takes (see the [module documentation](self)).
+/// the steps every import takes (see [`crate::weights`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyMapping {
     /// `(regex, replacement)` pairs applied to checkpoint keys on import.

@@ -180,7 +180,7 @@ impl NetworkBlock {
     }
 }
 
-/// A wide residual network; see the [module documentation](self).
+/// A wide residual network in the RobustBench/TRADES layout.
 #[derive(Module, Debug)]
 pub struct WideResNet {
     conv1: Conv2d,
