@@ -126,20 +126,13 @@ mod tests {
             AttackConfig::from_name("zoo2", &AttackOverrides::default()),
             Err(AttackError::UnknownAttack(_))
         ));
-        let zero_steps = AttackOverrides {
-            steps: Some(0),
-            ..Default::default()
-        };
+        let zero_steps = AttackOverrides { steps: Some(0), ..Default::default() };
         assert!(AttackConfig::from_name("pgd", &zero_steps).is_err());
     }
 
     #[test]
     fn configs_round_trip_through_json_and_label() {
-        let overrides = AttackOverrides {
-            steps: Some(40),
-            loss: Some(Loss::Margin),
-            ..Default::default()
-        };
+        let overrides = AttackOverrides { steps: Some(40), loss: Some(Loss::Margin), ..Default::default() };
         let config = AttackConfig::from_name("pgd", &overrides).unwrap();
         assert_eq!(config.label(), "pgd-40-cw");
         let json = serde_json::to_string(&config).unwrap();

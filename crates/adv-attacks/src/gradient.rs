@@ -98,10 +98,7 @@ impl GradientAscent {
         let norm = input.threat.norm;
         let x0 = input.images.clone();
         let step_lengths = per_sample(self.step_size.lengths(&input.epsilons, self.steps), &x0);
-        let objective = |logits| {
-            self.loss
-                .objective(logits, &input.labels, input.targets.as_ref())
-        };
+        let objective = |logits| self.loss.objective(logits, &input.labels, input.targets.as_ref());
 
         let mut x = if self.random_start {
             input.project(x0.clone() + self.random_start(input))
@@ -112,8 +109,7 @@ impl GradientAscent {
         let mut found = Tensor::<1, Bool>::full([x0.dims()[0]], false, &x0.device());
         for step in 0..self.steps {
             let evaluated = model.value_and_grad(x.clone(), &objective);
-            (best, found) =
-                keep_first_success(input.is_adversarial(evaluated.logits)?, &x, best, found);
+            (best, found) = keep_first_success(input.is_adversarial(evaluated.logits)?, &x, best, found);
             observer.on_step(step, &found);
             if found.clone().all().into_scalar::<bool>() {
                 return Ok(best);
@@ -164,18 +160,9 @@ mod tests {
     #[test]
     fn step_size_parses() {
         assert_eq!("auto".parse::<StepSize>().unwrap(), StepSize::Auto);
-        assert_eq!(
-            "0.01".parse::<StepSize>().unwrap(),
-            StepSize::Absolute(0.01)
-        );
-        assert_eq!(
-            "0.25x".parse::<StepSize>().unwrap(),
-            StepSize::Relative(0.25)
-        );
-        assert_eq!(
-            "0.1*eps".parse::<StepSize>().unwrap(),
-            StepSize::Relative(0.1)
-        );
+        assert_eq!("0.01".parse::<StepSize>().unwrap(), StepSize::Absolute(0.01));
+        assert_eq!("0.25x".parse::<StepSize>().unwrap(), StepSize::Relative(0.25));
+        assert_eq!("0.1*eps".parse::<StepSize>().unwrap(), StepSize::Relative(0.1));
         assert!("-1".parse::<StepSize>().is_err());
         assert!("fast".parse::<StepSize>().is_err());
     }

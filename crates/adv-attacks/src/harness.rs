@@ -2,13 +2,13 @@
 //! projects the result into the threat model, and decides success with the model's own
 //! predictions on the returned examples.
 
-use adv_core::burn::tensor::Device;
 use adv_core::burn::tensor::ops::IndexingUpdateOp;
 use adv_core::burn::tensor::{Int, Tensor};
 use adv_core::{
     Batch, Classifier, Criterion, Goal, TargetSelection, ThreatModel, check_epsilons, floats_from,
     ints_from, sample_rng, to_bools, to_floats, to_ints,
 };
+use adv_core::burn::tensor::Device;
 
 use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
 
@@ -70,12 +70,7 @@ pub fn attack_batch(
         return Err(AttackError::UnsupportedNorm {
             attack: attack.name().to_owned(),
             norm: threat.norm,
-            supported: attack
-                .norms()
-                .iter()
-                .map(|norm| norm.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            supported: attack.norms().iter().map(|norm| norm.name()).collect::<Vec<_>>().join(", "),
         });
     }
     if let Some(candidates) = &options.candidates
@@ -90,11 +85,7 @@ pub fn attack_batch(
     let clean_logits = model.forward(batch.images.clone());
     let labels = to_ints(batch.labels.clone());
     let predictions = to_ints(clean_logits.clone().argmax(1).reshape([n]));
-    let clean_correct: Vec<bool> = predictions
-        .iter()
-        .zip(&labels)
-        .map(|(p, y)| p == y)
-        .collect();
+    let clean_correct: Vec<bool> = predictions.iter().zip(&labels).map(|(p, y)| p == y).collect();
     let targets = choose_targets(threat.goal, &labels, clean_logits, &batch.ids, options.seed)?;
     let attacked: Vec<bool> = (0..n)
         .map(|i| {
@@ -116,17 +107,16 @@ pub fn attack_batch(
     if chosen.is_empty() {
         return Ok(outcome);
     }
-    let index = ints_from(
-        &chosen.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-        &device,
-    );
+    let index = ints_from(&chosen.iter().map(|&i| i as i64).collect::<Vec<_>>(), &device);
     let x0 = batch.images.clone().select(0, index.clone());
     let chosen_eps: Vec<f32> = chosen.iter().map(|&i| epsilons[i]).collect();
     let chosen_ids: Vec<u64> = chosen.iter().map(|&i| batch.ids[i]).collect();
     let input = AttackInput {
         images: x0.clone(),
         labels: batch.labels.clone().select(0, index.clone()),
-        targets: targets.as_ref().map(|t| pick(t, &chosen, &device)),
+        targets: targets
+            .as_ref()
+            .map(|t| pick(t, &chosen, &device)),
         epsilons: floats_from(chosen_eps.clone(), [chosen.len()], &device),
         epsilon_values: &chosen_eps,
         sample_ids: &chosen_ids,
@@ -155,11 +145,10 @@ pub fn attack_batch(
         outcome.success[i] = success[k];
         outcome.distances[i] = distances[k];
     }
-    outcome.adversarials =
-        batch
-            .images
-            .clone()
-            .select_assign(0, index, delta, IndexingUpdateOp::Add);
+    outcome.adversarials = batch
+        .images
+        .clone()
+        .select_assign(0, index, delta, IndexingUpdateOp::Add);
     Ok(outcome)
 }
 
@@ -175,10 +164,7 @@ fn per_sample_epsilons(epsilons: &[f32], n: usize) -> Result<Vec<f32>> {
 }
 
 fn pick(values: &[usize], chosen: &[usize], device: &Device) -> Tensor<1, Int> {
-    ints_from(
-        &chosen.iter().map(|&i| values[i] as i64).collect::<Vec<_>>(),
-        device,
-    )
+    ints_from(&chosen.iter().map(|&i| values[i] as i64).collect::<Vec<_>>(), device)
 }
 
 /// Target classes of the targeted goals, chosen as the goal says.

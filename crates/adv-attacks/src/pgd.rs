@@ -94,27 +94,10 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_errors() {
-        assert!(
-            PgdConfig {
-                steps: 0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
-        let bad_step = PgdConfig {
-            step_size: StepSize::Absolute(-0.1),
-            ..Default::default()
-        };
+        assert!(PgdConfig { steps: 0, ..Default::default() }.init().is_err());
+        let bad_step = PgdConfig { step_size: StepSize::Absolute(-0.1), ..Default::default() };
         assert!(bad_step.init().is_err());
-        assert!(
-            PgdConfig {
-                l1_fraction: 0.0,
-                ..Default::default()
-            }
-            .init()
-            .is_err()
-        );
+        assert!(PgdConfig { l1_fraction: 0.0, ..Default::default() }.init().is_err());
         assert!(PgdConfig::default().init().is_ok());
     }
 }

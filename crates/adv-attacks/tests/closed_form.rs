@@ -2,7 +2,9 @@
 
 mod common;
 
-use adv_attacks::{Attack, FgsmConfig, NoObserver, PgdConfig, RunOptions, StepSize, attack_batch};
+use adv_attacks::{
+    Attack, FgsmConfig, NoObserver, PgdConfig, RunOptions, StepSize, attack_batch,
+};
 use adv_core::{Norm, ThreatModel, to_floats};
 use common::{Linear, batch};
 
@@ -23,14 +25,7 @@ fn pseudo_random(count: usize, seed: u32, low: f32, high: f32) -> Vec<f32> {
         .collect()
 }
 
-fn run(
-    attack: &dyn Attack,
-    model: &Linear,
-    x0: &[f32],
-    labels: &[usize],
-    norm: Norm,
-    eps: f32,
-) -> Vec<f32> {
+fn run(attack: &dyn Attack, model: &Linear, x0: &[f32], labels: &[usize], norm: Norm, eps: f32) -> Vec<f32> {
     let threat = ThreatModel::new(norm, eps).unwrap();
     let outcome = attack_batch(
         attack,
@@ -42,10 +37,7 @@ fn run(
         &mut NoObserver,
     )
     .unwrap();
-    assert!(
-        outcome.attacked.iter().all(|&a| a),
-        "every sample must be attacked"
-    );
+    assert!(outcome.attacked.iter().all(|&a| a), "every sample must be attacked");
     to_floats(outcome.adversarials)
 }
 
@@ -62,14 +54,7 @@ fn fgsm_follows_the_sign_of_the_softmax_gradient() {
     let x0 = pseudo_random(n * dims, 3, 0.3, 0.7);
     let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
     let eps = 0.05;
-    let adversarial = run(
-        &FgsmConfig::default().init(),
-        &model,
-        &x0,
-        &labels,
-        Norm::Linf,
-        eps,
-    );
+    let adversarial = run(&FgsmConfig::default().init(), &model, &x0, &labels, Norm::Linf, eps);
     for i in 0..n {
         let x = &x0[i * dims..(i + 1) * dims];
         let p = softmax(&model.logits_host(x));
@@ -78,10 +63,7 @@ fn fgsm_follows_the_sign_of_the_softmax_gradient() {
                 .map(|k| model.weights[k * dims + j] * (p[k] - (k == labels[i]) as u8 as f32))
                 .sum();
             let delta = adversarial[i * dims + j] - x[j];
-            assert!(
-                (delta - eps * grad.signum()).abs() < 1e-6,
-                "sample {i} coordinate {j}: {delta} vs {grad}"
-            );
+            assert!((delta - eps * grad.signum()).abs() < 1e-6, "sample {i} coordinate {j}: {delta} vs {grad}");
         }
     }
 }
@@ -102,19 +84,11 @@ fn pgd_reaches_the_analytic_worst_case_of_a_linear_model() {
     let labels = [1, 1];
     let w_norm = w.iter().map(|v| v * v).sum::<f32>().sqrt();
 
-    let linf = PgdConfig {
-        steps: 20,
-        ..Default::default()
-    }
-    .init()
-    .unwrap();
+    let linf = PgdConfig { steps: 20, ..Default::default() }.init().unwrap();
     let adversarial = run(&linf, &model, &x0, &labels, Norm::Linf, 0.1);
     for (k, value) in adversarial.iter().enumerate() {
         let optimum = x0[k] - 0.1 * w[k % dims].signum();
-        assert!(
-            (value - optimum).abs() < 1e-5,
-            "Linf coordinate {k}: {value} vs {optimum}"
-        );
+        assert!((value - optimum).abs() < 1e-5, "Linf coordinate {k}: {value} vs {optimum}");
     }
 
     let l2 = PgdConfig {
@@ -127,9 +101,6 @@ fn pgd_reaches_the_analytic_worst_case_of_a_linear_model() {
     let adversarial = run(&l2, &model, &x0, &labels, Norm::L2, 0.3);
     for (k, value) in adversarial.iter().enumerate() {
         let optimum = x0[k] - 0.3 * w[k % dims] / w_norm;
-        assert!(
-            (value - optimum).abs() < 1e-4,
-            "L2 coordinate {k}: {value} vs {optimum}"
-        );
+        assert!((value - optimum).abs() < 1e-4, "L2 coordinate {k}: {value} vs {optimum}");
     }
 }

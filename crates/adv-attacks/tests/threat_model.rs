@@ -14,16 +14,10 @@ fn attacks() -> Vec<Box<dyn Attack>> {
     ["fgsm", "pgd"]
         .iter()
         .map(|name| {
-            AttackConfig::from_name(
-                name,
-                &AttackOverrides {
-                    steps: Some(5),
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .build()
-            .unwrap()
+            AttackConfig::from_name(name, &AttackOverrides { steps: Some(5), ..Default::default() })
+                .unwrap()
+                .build()
+                .unwrap()
         })
         .collect()
 }

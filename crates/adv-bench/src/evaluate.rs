@@ -38,9 +38,7 @@ impl EvalPlan {
     pub fn check(&self) -> Result<()> {
         check_epsilons(&self.epsilons)?;
         if self.batch_size == 0 {
-            return Err(BenchError::InvalidArgument(
-                "the batch size must be at least 1".into(),
-            ));
+            return Err(BenchError::InvalidArgument("the batch size must be at least 1".into()));
         }
         if self.attacks.is_empty() {
             return Err(BenchError::InvalidArgument("no attack given".into()));
@@ -51,12 +49,7 @@ impl EvalPlan {
                 return Err(adv_attacks::AttackError::UnsupportedNorm {
                     attack: attack.name().to_owned(),
                     norm: self.threat.norm,
-                    supported: attack
-                        .norms()
-                        .iter()
-                        .map(|n| n.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    supported: attack.norms().iter().map(|n| n.name()).collect::<Vec<_>>().join(", "),
                 }
                 .into());
             }
@@ -86,12 +79,7 @@ pub fn evaluate(
     let started = Instant::now();
     let mut clean_correct = Vec::with_capacity(n);
     for batch in data.batches(plan.batch_size, device) {
-        let predictions = to_ints(
-            model
-                .forward(batch.images)
-                .argmax(1)
-                .reshape([batch.ids.len()]),
-        );
+        let predictions = to_ints(model.forward(batch.images).argmax(1).reshape([batch.ids.len()]));
         let labels = to_ints(batch.labels);
         clean_correct.extend(predictions.iter().zip(&labels).map(|(p, y)| p == y));
         progress.advance();
@@ -106,31 +94,15 @@ pub fn evaluate(
             progress.set_stage(&format!("{} eps={epsilon}", config.label()));
             let threat = plan.threat.clone().with_epsilon(epsilon)?;
             let counted = Counted::new(model);
-            let options = RunOptions {
-                seed: plan.seed,
-                confidence: plan.confidence,
-                candidates: None,
-            };
+            let options = RunOptions { seed: plan.seed, confidence: plan.confidence, candidates: None };
             let started = Instant::now();
             let mut robust = Vec::with_capacity(n);
             let mut distances = Vec::new();
             for batch in data.batches(plan.batch_size, device) {
-                let outcome = attack_batch(
-                    attack.as_ref(),
-                    &counted,
-                    &batch,
-                    &threat,
-                    &[epsilon],
-                    &options,
-                    &mut NoObserver,
-                )?;
+                let outcome =
+                    attack_batch(attack.as_ref(), &counted, &batch, &threat, &[epsilon], &options, &mut NoObserver)?;
                 distances.extend(
-                    outcome
-                        .attacked
-                        .iter()
-                        .zip(&outcome.distances)
-                        .filter(|(a, _)| **a)
-                        .map(|(_, d)| *d),
+                    outcome.attacked.iter().zip(&outcome.distances).filter(|(a, _)| **a).map(|(_, d)| *d),
                 );
                 robust.extend(outcome.robust());
                 progress.advance();
@@ -156,10 +128,7 @@ pub fn evaluate(
         .epsilons
         .iter()
         .zip(&robust_to_all)
-        .map(|(&epsilon, robust)| WorstCase {
-            epsilon,
-            robust_accuracy: fraction(robust),
-        })
+        .map(|(&epsilon, robust)| WorstCase { epsilon, robust_accuracy: fraction(robust) })
         .collect();
     Ok(EvalReport {
         samples: n,

@@ -35,11 +35,7 @@ fn main() -> ExitCode {
         Err(error) => {
             // clap's message runs until its first blank line (then usage and hints follow).
             let message = error.to_string();
-            let lines: Vec<&str> = message
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
+            let lines: Vec<&str> = message.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
             eprintln!("{} (see adv-bench --help)", lines.join(" "));
             return ExitCode::from(2);
         }

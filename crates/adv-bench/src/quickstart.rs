@@ -93,8 +93,7 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
     let train_source = DataSource::Digits(DigitsSplit::Train);
     let test_source = DataSource::Digits(DigitsSplit::Test);
     let (train_data, test_data) = (train_source.load()?, test_source.load()?);
-    let architecture =
-        ModelConfig::from_name("small-cnn", train_data.shape(), train_data.num_classes())?;
+    let architecture = ModelConfig::from_name("small-cnn", train_data.shape(), train_data.num_classes())?;
     let train_config = TrainConfig {
         epochs: options.epochs,
         batch_size: 32,
@@ -102,19 +101,9 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
         ..TrainConfig::default()
     };
 
-    let progress = if options.progress {
-        Progress::terminal()
-    } else {
-        Progress::hidden()
-    };
+    let progress = if options.progress { Progress::terminal() } else { Progress::hidden() };
     progress.start("training", options.epochs as u64);
-    let trained = train(
-        &architecture,
-        &train_config,
-        &train_data,
-        &device,
-        &mut |_| progress.advance(),
-    )?;
+    let trained = train(&architecture, &train_config, &train_data, &device, &mut |_| progress.advance())?;
     progress.finish();
 
     std::fs::create_dir_all(&options.run_dir).map_err(|e| BenchError::io(&options.run_dir, e))?;
@@ -127,17 +116,13 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
     };
     write_file(
         &options.run_dir.join("train.json"),
-        &serde_json::to_string_pretty(&log)
-            .map_err(|e| BenchError::InvalidArgument(e.to_string()))?,
+        &serde_json::to_string_pretty(&log).map_err(|e| BenchError::InvalidArgument(e.to_string()))?,
     )?;
 
     let plan = EvalPlan {
         attacks: vec![
             AttackConfig::Fgsm(FgsmConfig::default()),
-            AttackConfig::Pgd(PgdConfig {
-                steps: options.pgd_steps,
-                ..PgdConfig::default()
-            }),
+            AttackConfig::Pgd(PgdConfig { steps: options.pgd_steps, ..PgdConfig::default() }),
         ],
         threat: ThreatModel::new(Norm::Linf, 0.0)?,
         epsilons: options.epsilons.clone(),
@@ -155,19 +140,13 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
     save_checkpoint(trained.model, &architecture, &weights)?;
     report.write_json(&options.run_dir.join("report.json"))?;
     report.write_markdown(&options.run_dir.join("report.md"))?;
-    Ok(QuickstartOutcome {
-        report,
-        history: trained.history,
-        run_dir: options.run_dir.clone(),
-    })
+    Ok(QuickstartOutcome { report, history: trained.history, run_dir: options.run_dir.clone() })
 }
 
 /// A new folder name under `root`: `NAME-YYYYMMDD-HHMMSS` (UTC), with a counter appended if
 /// that already exists, so that no run overwrites another.
 pub fn new_run_dir(root: &Path, name: &str) -> PathBuf {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let stamp = utc_stamp(seconds);
     let mut dir = root.join(format!("{name}-{stamp}"));
     let mut counter = 2;

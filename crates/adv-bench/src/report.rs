@@ -132,10 +132,7 @@ impl EvalReport {
     pub fn summary_table(&self) -> String {
         let epsilons: Vec<f32> = self.worst_case.iter().map(|w| w.epsilon).collect();
         let mut out = String::new();
-        let header: Vec<String> = epsilons
-            .iter()
-            .map(|&e| format!("eps={}", format_epsilon(e)))
-            .collect();
+        let header: Vec<String> = epsilons.iter().map(|&e| format!("eps={}", format_epsilon(e))).collect();
         let _ = writeln!(out, "| attack | clean | {} |", header.join(" | "));
         let _ = writeln!(out, "| --- | ---: |{}", " ---: |".repeat(epsilons.len()));
         let mut labels: Vec<&str> = Vec::new();
@@ -157,20 +154,15 @@ impl EvalReport {
                 .collect();
             let _ = writeln!(out, "| {label} | {clean} | {} |", cells.join(" | "));
         }
-        let worst: Vec<String> = self
-            .worst_case
-            .iter()
-            .map(|w| percent(w.robust_accuracy))
-            .collect();
+        let worst: Vec<String> = self.worst_case.iter().map(|w| percent(w.robust_accuracy)).collect();
         let _ = writeln!(out, "| **worst case** | {clean} | {} |", worst.join(" | "));
         out
     }
 
     /// Writes the report as pretty JSON.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(|e| {
-            BenchError::InvalidArgument(format!("cannot serialize the report: {e}"))
-        })?;
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| BenchError::InvalidArgument(format!("cannot serialize the report: {e}")))?;
         write_file(path, &json)
     }
 
@@ -233,14 +225,8 @@ mod tests {
             confidence: 0.0,
             results: vec![result(0.1, 0.5), result(8.0 / 255.0, 0.7)],
             worst_case: vec![
-                WorstCase {
-                    epsilon: 0.1,
-                    robust_accuracy: 0.5,
-                },
-                WorstCase {
-                    epsilon: 8.0 / 255.0,
-                    robust_accuracy: 0.7,
-                },
+                WorstCase { epsilon: 0.1, robust_accuracy: 0.5 },
+                WorstCase { epsilon: 8.0 / 255.0, robust_accuracy: 0.7 },
             ],
             context: RunContext::default(),
         }

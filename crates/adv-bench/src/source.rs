@@ -46,13 +46,8 @@ impl DataSource {
             _ => None,
         };
         match split {
-            Some(split) if labels.is_none() && !Path::new(data).exists() => {
-                DataSource::Digits(split)
-            }
-            _ => DataSource::Files {
-                data: data.into(),
-                labels: labels.map(Path::to_path_buf),
-            },
+            Some(split) if labels.is_none() && !Path::new(data).exists() => DataSource::Digits(split),
+            _ => DataSource::Files { data: data.into(), labels: labels.map(Path::to_path_buf) },
         }
     }
 
@@ -91,14 +86,8 @@ mod tests {
         let train = DataSource::parse("digits:train", None).load().unwrap();
         let test = DataSource::parse("digits:test", None).load().unwrap();
         assert_eq!((train.len(), test.len()), (1437, 360));
-        assert_eq!(
-            DataSource::parse("digits", None).load().unwrap().len(),
-            1797
-        );
-        assert!(matches!(
-            DataSource::parse("nope.npy", None),
-            DataSource::Files { .. }
-        ));
+        assert_eq!(DataSource::parse("digits", None).load().unwrap().len(), 1797);
+        assert!(matches!(DataSource::parse("nope.npy", None), DataSource::Files { .. }));
         assert!(DataSource::parse("/no/such/dir", None).load().is_err());
     }
 }

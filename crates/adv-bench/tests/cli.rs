@@ -16,33 +16,15 @@ fn assert_one_line_error(args: &[&str], needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{args:?} should fail");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: expected '{needle}' in {stderr}"
-    );
+    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in {stderr}");
 }
 
 fn train_checkpoint(dir: &Path) -> String {
     let weights = dir.join("digits.bpk");
     let weights = weights.to_str().unwrap().to_owned();
-    let output = adv_bench(&[
-        "train",
-        "--data",
-        "digits:train",
-        "--epochs",
-        "3",
-        "--out",
-        &weights,
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        dir.join("digits.json").is_file(),
-        "the architecture sidecar is written"
-    );
+    let output = adv_bench(&["train", "--data", "digits:train", "--epochs", "3", "--out", &weights]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.join("digits.json").is_file(), "the architecture sidecar is written");
     weights
 }
 
@@ -52,37 +34,14 @@ fn train_then_eval_writes_the_report_contract() {
     let weights = train_checkpoint(dir.path());
     let json = dir.path().join("report.json");
     let output = adv_bench(&[
-        "eval",
-        "--weights",
-        &weights,
-        "--data",
-        "digits:test",
-        "--attack",
-        "fgsm",
-        "--attack",
-        "pgd",
-        "--steps",
-        "5",
-        "--eps",
-        "0.1",
-        "--eps",
-        "0.3",
-        "--json",
-        json.to_str().unwrap(),
+        "eval", "--weights", &weights, "--data", "digits:test", "--attack", "fgsm", "--attack",
+        "pgd", "--steps", "5", "--eps", "0.1", "--eps", "0.3", "--json", json.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("| fgsm |") && stdout.contains("| pgd-5 |"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("| fgsm |") && stdout.contains("| pgd-5 |"), "{stdout}");
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let clean = report["clean_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&clean));
     let results = report["results"].as_array().unwrap();
@@ -90,10 +49,7 @@ fn train_then_eval_writes_the_report_contract() {
     for result in results {
         let robust = result["robust_accuracy"].as_f64().unwrap();
         let epsilon = result["epsilon"].as_f64().unwrap();
-        assert!(
-            robust <= clean,
-            "robust accuracy never exceeds clean accuracy"
-        );
+        assert!(robust <= clean, "robust accuracy never exceeds clean accuracy");
         assert!(result["max_perturbation"].as_f64().unwrap() <= epsilon * (1.0 + 1e-5));
         assert!(result["mean_perturbation"].as_f64().unwrap() <= epsilon * (1.0 + 1e-5));
         assert!(result["cost"]["forward_samples"].as_u64().unwrap() > 0);
@@ -119,15 +75,7 @@ fn bad_arguments_and_files_are_one_line_errors() {
     let missing = dir.path().join("missing.bpk");
     let missing = missing.to_str().unwrap();
     let eval = |extra: &[&str]| {
-        let mut args = vec![
-            "eval",
-            "--model",
-            "small-cnn",
-            "--weights",
-            missing,
-            "--data",
-            "digits:test",
-        ];
+        let mut args = vec!["eval", "--model", "small-cnn", "--weights", missing, "--data", "digits:test"];
         args.extend_from_slice(extra);
         args.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
@@ -141,10 +89,7 @@ fn bad_arguments_and_files_are_one_line_errors() {
     check(&["--eps", "abc"], "cannot read epsilon");
     check(&["--attack", "zoo2"], "unknown attack 'zoo2'");
     check(&["--norm", "l3"], "unknown norm");
-    check(
-        &["--attack", "fgsm", "--norm", "l1"],
-        "fgsm does not support the l1 norm",
-    );
+    check(&["--attack", "fgsm", "--norm", "l1"], "fgsm does not support the l1 norm");
     check(&["--steps", "0"], "steps must be at least 1");
     check(&["--backend", "onnx"], "unknown backend");
     check(&["--goal", "sideways"], "unknown goal");
@@ -152,29 +97,13 @@ fn bad_arguments_and_files_are_one_line_errors() {
     let garbage = dir.path().join("garbage.bpk");
     std::fs::write(&garbage, b"not a checkpoint").unwrap();
     assert_one_line_error(
-        &[
-            "eval",
-            "--model",
-            "mlp",
-            "--weights",
-            garbage.to_str().unwrap(),
-            "--data",
-            "digits:test",
-        ],
+        &["eval", "--model", "mlp", "--weights", garbage.to_str().unwrap(), "--data", "digits:test"],
         "garbage.bpk",
     );
     let bad_data = dir.path().join("images.npy");
     std::fs::write(&bad_data, b"\x93NUMPY garbage").unwrap();
     assert_one_line_error(
-        &[
-            "eval",
-            "--model",
-            "mlp",
-            "--weights",
-            missing,
-            "--data",
-            bad_data.to_str().unwrap(),
-        ],
+        &["eval", "--model", "mlp", "--weights", missing, "--data", bad_data.to_str().unwrap()],
         "images.npy",
     );
     assert_one_line_error(&["train", "--epochs", "0", "--out", missing], "epochs");
@@ -186,29 +115,11 @@ fn a_checkpoint_knows_its_architecture() {
     let dir = tempfile::tempdir().unwrap();
     let weights = train_checkpoint(dir.path());
     assert_one_line_error(
-        &[
-            "eval",
-            "--model",
-            "mlp",
-            "--weights",
-            &weights,
-            "--data",
-            "digits:test",
-        ],
+        &["eval", "--model", "mlp", "--weights", &weights, "--data", "digits:test"],
         "disagrees with the checkpoint's architecture small-cnn",
     );
     assert_one_line_error(
-        &[
-            "eval",
-            "--weights",
-            &weights,
-            "--data",
-            "digits:test",
-            "--goal",
-            "targeted",
-            "--target",
-            "12",
-        ],
+        &["eval", "--weights", &weights, "--data", "digits:test", "--goal", "targeted", "--target", "12"],
         "target class 12 does not exist",
     );
 }

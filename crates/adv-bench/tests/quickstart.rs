@@ -14,11 +14,7 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
     let report = &outcome.report;
 
     assert_eq!(report.samples, 360);
-    assert!(
-        report.clean_accuracy > 0.8,
-        "clean accuracy {}",
-        report.clean_accuracy
-    );
+    assert!(report.clean_accuracy > 0.8, "clean accuracy {}", report.clean_accuracy);
     let at = |attack: &str, epsilon: f32| {
         report
             .results
@@ -28,31 +24,16 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
             .robust_accuracy
     };
     let largest = *options.epsilons.last().unwrap();
-    assert!(
-        at("fgsm", largest) < report.clean_accuracy - 0.5,
-        "FGSM at {largest} must bite"
-    );
+    assert!(at("fgsm", largest) < report.clean_accuracy - 0.5, "FGSM at {largest} must bite");
     for &epsilon in &options.epsilons {
-        assert!(
-            at("pgd-10", epsilon) <= at("fgsm", epsilon) + 0.02,
-            "PGD is at least FGSM's strength"
-        );
+        assert!(at("pgd-10", epsilon) <= at("fgsm", epsilon) + 0.02, "PGD is at least FGSM's strength");
     }
     for pair in options.epsilons.windows(2) {
-        assert!(
-            at("pgd-10", pair[1]) <= at("pgd-10", pair[0]),
-            "accuracy falls with epsilon"
-        );
+        assert!(at("pgd-10", pair[1]) <= at("pgd-10", pair[0]), "accuracy falls with epsilon");
     }
 
     let run = &options.run_dir;
-    for file in [
-        "model.bpk",
-        "model.json",
-        "train.json",
-        "report.json",
-        "report.md",
-    ] {
+    for file in ["model.bpk", "model.json", "train.json", "report.json", "report.md"] {
         assert!(run.join(file).is_file(), "{file} is written");
     }
     let written: EvalReport =

@@ -76,11 +76,7 @@ impl DeviceSpec {
 
     /// A human-readable description for reports, e.g. `tch/cuda:0`.
     pub fn describe(&self) -> String {
-        format!(
-            "{}/{}",
-            self.backend.name(),
-            self.device.as_deref().unwrap_or("cpu")
-        )
+        format!("{}/{}", self.backend.name(), self.device.as_deref().unwrap_or("cpu"))
     }
 
     /// The Burn device, or an error if the backend is not compiled in or the device is unknown.
@@ -153,12 +149,7 @@ mod tests {
     #[test]
     fn flex_cpu_is_always_available() {
         assert!(DeviceSpec::parse("flex", None).unwrap().device().is_ok());
-        assert!(
-            DeviceSpec::parse("flex", Some("cuda"))
-                .unwrap()
-                .device()
-                .is_err()
-        );
+        assert!(DeviceSpec::parse("flex", Some("cuda")).unwrap().device().is_err());
         assert!(DeviceSpec::parse("onnx", None).is_err());
         assert_eq!(DeviceSpec::default().describe(), "flex/cpu");
     }

@@ -125,8 +125,7 @@ impl<C: Classifier> Counted<C> {
 
     fn count_forward(&self, samples: usize) {
         self.forward_calls.fetch_add(1, Ordering::Relaxed);
-        self.forward_samples
-            .fetch_add(samples as u64, Ordering::Relaxed);
+        self.forward_samples.fetch_add(samples as u64, Ordering::Relaxed);
     }
 }
 
@@ -144,8 +143,7 @@ impl<C: Classifier> Classifier for Counted<C> {
         let samples = images.dims()[0];
         self.count_forward(samples);
         self.backward_calls.fetch_add(1, Ordering::Relaxed);
-        self.backward_samples
-            .fetch_add(samples as u64, Ordering::Relaxed);
+        self.backward_samples.fetch_add(samples as u64, Ordering::Relaxed);
         self.inner.value_and_grad(images, objective)
     }
 }

@@ -51,9 +51,7 @@ impl Criterion {
         let misclassified = || {
             let predictions = logits.clone().argmax(1).squeeze_dim::<1>(1);
             let wrong = predictions.not_equal(labels.clone());
-            wrong.bool_and(
-                margin(logits.clone(), labels.clone()).greater_equal_elem(self.confidence),
-            )
+            wrong.bool_and(margin(logits.clone(), labels.clone()).greater_equal_elem(self.confidence))
         };
         let on_target = |targets: &Tensor<1, Int>| {
             let predictions = logits.clone().argmax(1).squeeze_dim::<1>(1);
@@ -66,9 +64,7 @@ impl Criterion {
         };
         match self.goal {
             Goal::Untargeted => Ok(misclassified()),
-            Goal::Targeted(_) => Ok(on_target(
-                targets.ok_or(CoreError::MissingTargets("targeted"))?,
-            )),
+            Goal::Targeted(_) => Ok(on_target(targets.ok_or(CoreError::MissingTargets("targeted"))?)),
             Goal::TargetedOrMisclassified(_) => Ok(misclassified()),
         }
     }
@@ -117,27 +113,17 @@ mod tests {
 
     #[test]
     fn margin_is_best_other_minus_own() {
-        assert_eq!(
-            to_floats(margin(logits(), ints(vec![0, 2]))),
-            vec![-1.0, -0.5]
-        );
-        assert_eq!(
-            to_floats(margin(logits(), ints(vec![1, 1]))),
-            vec![1.0, 0.5]
-        );
+        assert_eq!(to_floats(margin(logits(), ints(vec![0, 2]))), vec![-1.0, -0.5]);
+        assert_eq!(to_floats(margin(logits(), ints(vec![1, 1]))), vec![1.0, 0.5]);
     }
 
     #[test]
     fn untargeted_success_needs_wrong_argmax_and_margin() {
         let criterion = Criterion::new(Goal::Untargeted);
-        let adv = criterion
-            .is_adversarial(logits(), ints(vec![1, 1]), None)
-            .unwrap();
+        let adv = criterion.is_adversarial(logits(), ints(vec![1, 1]), None).unwrap();
         assert_eq!(to_bools(adv), vec![true, true]);
         let strict = criterion.with_confidence(0.75).unwrap();
-        let adv = strict
-            .is_adversarial(logits(), ints(vec![1, 1]), None)
-            .unwrap();
+        let adv = strict.is_adversarial(logits(), ints(vec![1, 1]), None).unwrap();
         assert_eq!(to_bools(adv), vec![true, false]);
     }
 
@@ -153,10 +139,6 @@ mod tests {
             .is_adversarial(logits(), ints(vec![2, 0]), Some(&targets))
             .unwrap();
         assert_eq!(to_bools(adv), vec![false, true]);
-        assert!(
-            Criterion::new(Goal::Untargeted)
-                .with_confidence(-1.0)
-                .is_err()
-        );
+        assert!(Criterion::new(Goal::Untargeted).with_confidence(-1.0).is_err());
     }
 }

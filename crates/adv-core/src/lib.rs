@@ -31,9 +31,7 @@ pub use error::{CoreError, Result};
 pub use loss::{Loss, cross_entropy};
 pub use norm::{Bounds, Norm};
 pub use rng::sample_rng;
-pub use tensor_ext::{
-    bools_from, floats_from, ints_from, per_sample, to_bools, to_floats, to_ints,
-};
+pub use tensor_ext::{bools_from, floats_from, ints_from, per_sample, to_bools, to_floats, to_ints};
 pub use threat::{Budget, Goal, Knowledge, TargetSelection, ThreatModel, check_epsilons};
 
 /// Re-export of the Burn version this workspace is built on.

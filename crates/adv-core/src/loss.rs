@@ -68,8 +68,7 @@ mod tests {
     #[test]
     fn cross_entropy_matches_closed_form() {
         let device = Device::default();
-        let logits =
-            Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
         let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device);
         let expected = (1f32.exp() + 2f32.exp() + 3f32.exp()).ln() - 1.0;
         let got = to_floats(Loss::CrossEntropy.objective(logits.clone(), &labels, None));

@@ -106,9 +106,7 @@ impl Norm {
     /// sample), using the caller's generator so draws can be keyed per sample.
     pub fn sample_ball<R: Rng>(self, rng: &mut R, eps: f32, len: usize) -> Vec<f32> {
         match self {
-            Norm::Linf => (0..len)
-                .map(|_| rng.random_range(-1.0f32..=1.0) * eps)
-                .collect(),
+            Norm::Linf => (0..len).map(|_| rng.random_range(-1.0f32..=1.0) * eps).collect(),
             Norm::L2 | Norm::L1 => {
                 // Uniform on the unit sphere of the norm, then a radius with density ~ r^(len-1).
                 let direction: Vec<f32> = match self {
@@ -116,11 +114,7 @@ impl Norm {
                     _ => (0..len)
                         .map(|_| {
                             let magnitude: f32 = Exp1.sample(rng);
-                            if rng.random_bool(0.5) {
-                                magnitude
-                            } else {
-                                -magnitude
-                            }
+                            if rng.random_bool(0.5) { magnitude } else { -magnitude }
                         })
                         .collect(),
                 };
@@ -174,19 +168,12 @@ fn project_l1<const D: usize>(delta: Tensor<D>, eps: Tensor<1>) -> Tensor<D> {
     let eps_rows = eps.clone().reshape([n, 1]);
     // The support size rho is the number of sorted entries above their running threshold.
     let above = sorted
-        .greater(
-            cumulative
-                .clone()
-                .sub(eps_rows.clone().expand([n, width]))
-                .div(ranks),
-        )
+        .greater(cumulative.clone().sub(eps_rows.clone().expand([n, width])).div(ranks))
         .int()
         .sum_dim(1)
         .clamp_min(1);
     let rho = above.clone().float();
-    let theta = (cumulative.gather(1, above - 1) - eps_rows)
-        .div(rho)
-        .clamp_min(0.0);
+    let theta = (cumulative.gather(1, above - 1) - eps_rows).div(rho).clamp_min(0.0);
     let shrunk = (magnitude - theta.expand([n, width])).clamp_min(0.0) * rows.clone().sign();
     // Cancellation in `magnitude - theta` can leave the sum a few ulps of the entries above
     // eps; a final rescale restores the guarantee.
@@ -250,10 +237,7 @@ mod tests {
     }
 
     fn eps(values: &[f32]) -> Tensor<1> {
-        Tensor::from_data(
-            TensorData::new(values.to_vec(), [values.len()]),
-            &Device::default(),
-        )
+        Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), &Device::default())
     }
 
     #[test]

@@ -41,11 +41,7 @@ pub fn to_bools<const D: usize>(tensor: Tensor<D, Bool>) -> Vec<bool> {
 }
 
 /// Builds a float tensor of `shape` from host values.
-pub fn floats_from<const D: usize>(
-    values: Vec<f32>,
-    shape: [usize; D],
-    device: &Device,
-) -> Tensor<D> {
+pub fn floats_from<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 

@@ -167,9 +167,7 @@ pub fn check_epsilons(epsilons: &[f32]) -> Result<()> {
     if epsilons.is_empty() {
         return Err(CoreError::InvalidArgument("no epsilon given".into()));
     }
-    epsilons
-        .iter()
-        .try_for_each(|&e| check_epsilon(e).map(|_| ()))
+    epsilons.iter().try_for_each(|&e| check_epsilon(e).map(|_| ()))
 }
 
 #[cfg(test)]

@@ -50,18 +50,9 @@ impl std::str::FromStr for Optimizer {
     /// `sgd` (momentum 0.9), `sgd-nesterov`, `sgd-plain` (no momentum) or `adam`.
     fn from_str(text: &str) -> Result<Self> {
         match text {
-            "sgd" => Ok(Optimizer::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-            }),
-            "sgd-nesterov" => Ok(Optimizer::Sgd {
-                momentum: 0.9,
-                nesterov: true,
-            }),
-            "sgd-plain" => Ok(Optimizer::Sgd {
-                momentum: 0.0,
-                nesterov: false,
-            }),
+            "sgd" => Ok(Optimizer::Sgd { momentum: 0.9, nesterov: false }),
+            "sgd-nesterov" => Ok(Optimizer::Sgd { momentum: 0.9, nesterov: true }),
+            "sgd-plain" => Ok(Optimizer::Sgd { momentum: 0.0, nesterov: false }),
             "adam" => Ok(Optimizer::Adam),
             other => Err(DefenseError::InvalidConfig(format!(
                 "unknown optimizer '{other}' (expected sgd, sgd-nesterov, sgd-plain or adam)"
@@ -107,10 +98,7 @@ impl std::str::FromStr for LrSchedule {
                     .split(',')
                     .map(|e| e.trim().parse::<usize>().map_err(|_| bad()))
                     .collect::<Result<Vec<_>>>()?;
-                Ok(LrSchedule::MultiStep {
-                    milestones,
-                    gamma: 0.1,
-                })
+                Ok(LrSchedule::MultiStep { milestones, gamma: 0.1 })
             }
         }
     }
@@ -182,22 +170,13 @@ impl TrainConfig {
             ));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(format!(
-                "learning rate {} must be finite and positive",
-                self.learning_rate
-            ));
+            return bad(format!("learning rate {} must be finite and positive", self.learning_rate));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!(
-                "weight decay {} must be finite and non-negative",
-                self.weight_decay
-            ));
+            return bad(format!("weight decay {} must be finite and non-negative", self.weight_decay));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return bad(format!(
-                "label smoothing {} must be in [0, 1)",
-                self.label_smoothing
-            ));
+            return bad(format!("label smoothing {} must be in [0, 1)", self.label_smoothing));
         }
         if let Optimizer::Sgd { momentum, .. } = self.optimizer
             && !(0.0..1.0).contains(&momentum)
@@ -207,9 +186,7 @@ impl TrainConfig {
         if let LrSchedule::MultiStep { gamma, .. } = self.schedule
             && !(gamma.is_finite() && gamma > 0.0)
         {
-            return bad(format!(
-                "schedule factor {gamma} must be finite and positive"
-            ));
+            return bad(format!("schedule factor {gamma} must be finite and positive"));
         }
         Ok(())
     }
@@ -265,9 +242,7 @@ pub fn train(
 ) -> Result<Trained> {
     config.check()?;
     if data.is_empty() {
-        return Err(DefenseError::InvalidConfig(
-            "the training set is empty".into(),
-        ));
+        return Err(DefenseError::InvalidConfig("the training set is empty".into()));
     }
     if data.shape() != architecture.input() {
         return Err(DefenseError::InvalidConfig(format!(
@@ -290,26 +265,14 @@ pub fn train(
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         let mut learning_rate = config.learning_rate;
         for (step, chunk) in order.chunks(config.batch_size).enumerate() {
-            learning_rate = config.schedule.rate(
-                config.learning_rate,
-                epoch,
-                epoch * steps_per_epoch + step,
-                total,
-            );
+            learning_rate =
+                config.schedule.rate(config.learning_rate, epoch, epoch * steps_per_epoch + step, total);
             let batch = data.batch_of(chunk, &device);
             let logits = model.forward(batch.images);
-            let loss = smoothed_cross_entropy(
-                logits.clone(),
-                batch.labels.clone(),
-                config.label_smoothing,
-            );
+            let loss = smoothed_cross_entropy(logits.clone(), batch.labels.clone(), config.label_smoothing);
             let predictions = to_ints(logits.inner().argmax(1).reshape([chunk.len()]));
             let labels = to_ints(batch.labels);
-            correct += predictions
-                .iter()
-                .zip(&labels)
-                .filter(|(p, y)| p == y)
-                .count();
+            correct += predictions.iter().zip(&labels).filter(|(p, y)| p == y).count();
             loss_sum += f64::from(to_floats(loss.clone().inner())[0]) * chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
@@ -326,34 +289,18 @@ pub fn train(
         on_epoch(&stats);
         history.push(stats);
     }
-    Ok(Trained {
-        model: model.valid(),
-        history,
-    })
+    Ok(Trained { model: model.valid(), history })
 }
 
 /// Mean cross-entropy against labels smoothed by `smoothing` (0 gives plain cross-entropy).
-pub fn smoothed_cross_entropy(
-    logits: Tensor<2>,
-    labels: Tensor<1, Int>,
-    smoothing: f32,
-) -> Tensor<1> {
+pub fn smoothed_cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>, smoothing: f32) -> Tensor<1> {
     let [n, classes] = logits.dims();
     let log_probs = log_softmax(logits, 1);
-    let nll = log_probs
-        .clone()
-        .gather(1, labels.reshape([n, 1]))
-        .neg()
-        .mean();
+    let nll = log_probs.clone().gather(1, labels.reshape([n, 1])).neg().mean();
     if smoothing == 0.0 {
         return nll;
     }
-    let uniform = log_probs
-        .neg()
-        .sum_dim(1)
-        .mean()
-        .div_scalar(classes as f32)
-        .reshape([1]);
+    let uniform = log_probs.neg().sum_dim(1).mean().div_scalar(classes as f32).reshape([1]);
     nll.mul_scalar(1.0 - smoothing) + uniform.mul_scalar(smoothing)
 }
 
@@ -367,33 +314,12 @@ mod tests {
         let ok = TrainConfig::default();
         assert!(ok.check().is_ok());
         for bad in [
-            TrainConfig {
-                epochs: 0,
-                ..ok.clone()
-            },
-            TrainConfig {
-                batch_size: 0,
-                ..ok.clone()
-            },
-            TrainConfig {
-                learning_rate: f64::NAN,
-                ..ok.clone()
-            },
-            TrainConfig {
-                weight_decay: -1.0,
-                ..ok.clone()
-            },
-            TrainConfig {
-                label_smoothing: 1.0,
-                ..ok.clone()
-            },
-            TrainConfig {
-                optimizer: Optimizer::Sgd {
-                    momentum: 1.5,
-                    nesterov: false,
-                },
-                ..ok.clone()
-            },
+            TrainConfig { epochs: 0, ..ok.clone() },
+            TrainConfig { batch_size: 0, ..ok.clone() },
+            TrainConfig { learning_rate: f64::NAN, ..ok.clone() },
+            TrainConfig { weight_decay: -1.0, ..ok.clone() },
+            TrainConfig { label_smoothing: 1.0, ..ok.clone() },
+            TrainConfig { optimizer: Optimizer::Sgd { momentum: 1.5, nesterov: false }, ..ok.clone() },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
@@ -415,8 +341,7 @@ mod tests {
     #[test]
     fn label_smoothing_matches_closed_form() {
         let device = Device::default();
-        let logits =
-            Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &device);
         let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device);
         let lse = (1f32.exp() + 2f32.exp() + 3f32.exp()).ln();
         let nll = lse - 1.0;
@@ -431,13 +356,7 @@ mod tests {
     fn shape_mismatch_is_an_error() {
         let data = adv_core::data::embedded_digits().take(8);
         let model = ModelConfig::from_name("mlp", [1, 4, 4], 10).unwrap();
-        let result = train(
-            &model,
-            &TrainConfig::default(),
-            &data,
-            &Device::default(),
-            &mut |_| {},
-        );
+        let result = train(&model, &TrainConfig::default(), &data, &Device::default(), &mut |_| {});
         assert!(matches!(result, Err(DefenseError::InvalidConfig(_))));
     }
 }

@@ -40,13 +40,8 @@ impl Normalization {
                 self.mean.len()
             ));
         }
-        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || self.mean.iter().any(|m| !m.is_finite())
-        {
-            return bad(format!(
-                "normalization std {:?} must be positive and finite",
-                self.std
-            ));
+        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) || self.mean.iter().any(|m| !m.is_finite()) {
+            return bad(format!("normalization std {:?} must be positive and finite", self.std));
         }
         Ok(())
     }
@@ -55,14 +50,8 @@ impl Normalization {
     pub fn apply(&self, images: Tensor<4>) -> Tensor<4> {
         let device = images.device();
         let channels = self.mean.len();
-        let mean = Tensor::<4>::from_data(
-            TensorData::new(self.mean.clone(), [1, channels, 1, 1]),
-            &device,
-        );
-        let std = Tensor::<4>::from_data(
-            TensorData::new(self.std.clone(), [1, channels, 1, 1]),
-            &device,
-        );
+        let mean = Tensor::<4>::from_data(TensorData::new(self.mean.clone(), [1, channels, 1, 1]), &device);
+        let std = Tensor::<4>::from_data(TensorData::new(self.std.clone(), [1, channels, 1, 1]), &device);
         let dims = images.dims();
         (images - mean.expand(dims)) / std.expand(dims)
     }
@@ -77,10 +66,7 @@ mod tests {
     #[test]
     fn normalizes_per_channel_and_validates() {
         let norm = Normalization::new(vec![0.5, 0.0], vec![0.5, 2.0]).unwrap();
-        let images = Tensor::<4>::from_data(
-            TensorData::new(vec![1.0f32, 0.0, 1.0, 4.0], [1, 2, 1, 2]),
-            &Device::default(),
-        );
+        let images = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0, 4.0], [1, 2, 1, 2]), &Device::default());
         assert_eq!(to_floats(norm.apply(images)), vec![1.0, -1.0, 0.5, 2.0]);
         assert!(Normalization::new(vec![0.5], vec![0.0]).is_err());
         assert!(Normalization::new(vec![0.5, 0.5], vec![1.0]).is_err());

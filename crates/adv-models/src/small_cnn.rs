@@ -51,13 +51,7 @@ impl SmallCnnConfig {
     /// Builds the network with random weights (seed the device for reproducibility).
     pub fn init(&self, device: &Device) -> Result<SmallCnn> {
         let [c, h, w] = self.input;
-        if c == 0
-            || h < 4
-            || w < 4
-            || self.num_classes < 2
-            || self.channels.contains(&0)
-            || self.hidden == 0
-        {
+        if c == 0 || h < 4 || w < 4 || self.num_classes < 2 || self.channels.contains(&0) || self.hidden == 0 {
             return Err(ModelError::InvalidConfig(format!(
                 "small-cnn needs images of at least 4x4 with channels (got {:?}), at least 2 classes (got {}) and non-zero widths",
                 self.input, self.num_classes

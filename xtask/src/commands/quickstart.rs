@@ -10,15 +10,7 @@ pub struct QuickstartArgs {
 }
 
 pub fn handle(args: QuickstartArgs) -> Result<(), String> {
-    let mut command = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "--package",
-        "adv-bench",
-        "--",
-        "quickstart",
-    ];
+    let mut command = vec!["run", "--release", "--quiet", "--package", "adv-bench", "--", "quickstart"];
     command.extend(args.args.iter().map(String::as_str));
     cargo(&command)
 }

@@ -11,14 +11,7 @@ pub struct ValidateArgs {
 
 pub fn handle(args: ValidateArgs) -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     if !args.no_tests {
         cargo(&["test", "--workspace"])?;
     }

@@ -34,10 +34,7 @@ impl Classifier for Linear {
             TensorData::new(self.weights.clone(), [self.classes, self.dims]),
             &device,
         );
-        let b = Tensor::<2>::from_data(
-            TensorData::new(self.bias.clone(), [1, self.classes]),
-            &device,
-        );
+        let b = Tensor::<2>::from_data(TensorData::new(self.bias.clone(), [1, self.classes]), &device);
         images.reshape([n, self.dims]).matmul(w.transpose()) + b
     }
 }

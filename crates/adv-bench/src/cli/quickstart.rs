@@ -30,9 +30,7 @@ pub struct QuickstartArgs {
 }
 
 pub fn run(args: QuickstartArgs) -> Result<()> {
-    let run_dir = args
-        .out
-        .unwrap_or_else(|| new_run_dir("runs".as_ref(), "quickstart"));
+    let run_dir = args.out.unwrap_or_else(|| new_run_dir("runs".as_ref(), "quickstart"));
     let mut options = QuickstartOptions::new(run_dir);
     options.device = args.backend.spec()?;
     options.epochs = args.epochs;

@@ -73,11 +73,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     progress.start("training", config.epochs as u64);
     let trained = train(&architecture, &config, &data, &device, &mut |stats| {
         progress.advance();
-        progress.set_stage(&format!(
-            "loss {:.3} acc {:.1}%",
-            stats.loss,
-            100.0 * stats.accuracy
-        ));
+        progress.set_stage(&format!("loss {:.3} acc {:.1}%", stats.loss, 100.0 * stats.accuracy));
     })?;
     progress.finish();
     if let Some(last) = trained.history.last() {
@@ -92,10 +88,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
     save_checkpoint(trained.model, &architecture, &args.out)?;
-    println!(
-        "wrote {} and {}",
-        args.out.display(),
-        sidecar_path(&args.out).display()
-    );
+    println!("wrote {} and {}", args.out.display(), sidecar_path(&args.out).display());
     Ok(())
 }

@@ -109,10 +109,7 @@ impl Dataset {
             )));
         }
         Ok(Self {
-            images: indices
-                .iter()
-                .flat_map(|&i| self.image(i).iter().copied())
-                .collect(),
+            images: indices.iter().flat_map(|&i| self.image(i).iter().copied()).collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             shape: self.shape,
             num_classes: self.num_classes,
@@ -188,13 +185,7 @@ mod tests {
     use crate::to_ints;
 
     fn tiny() -> Dataset {
-        Dataset::new(
-            vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-            vec![0, 1, 2],
-            [1, 1, 2],
-            3,
-        )
-        .unwrap()
+        Dataset::new(vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5], vec![0, 1, 2], [1, 1, 2], 3).unwrap()
     }
 
     #[test]

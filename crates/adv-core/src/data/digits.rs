@@ -124,10 +124,7 @@ mod tests {
     #[test]
     fn embedded_digits_are_the_full_uci_set() {
         let data = embedded_digits();
-        assert_eq!(
-            (data.len(), data.shape(), data.num_classes()),
-            (1797, [1, 8, 8], 10)
-        );
+        assert_eq!((data.len(), data.shape(), data.num_classes()), (1797, [1, 8, 8], 10));
         assert_eq!(&data.labels()[..3], &[0, 1, 2]);
     }
 
