@@ -3,6 +3,14 @@
 //! Every model takes images in `[0, 1]` and normalizes them itself, so attacks always work in
 //! input space. Models implement [`adv_core::Classifier`].
 //!
+//! Built-in architectures: [`Mlp`], [`SmallCnn`], the CIFAR ResNets of He et al. 2016
+//! ([`resnet20`] ... [`resnet110`], akamaster layout), the MNIST CNN of Burn's weight-import
+//! example ([`MnistCnn`]), WideResNets ([`wrn_28_10`], [`wrn_34_10`]) and PreAct-ResNet-18
+//! ([`preact_resnet18`]) in the RobustBench layout, ResNet-18/50 in torchvision's layout
+//! ([`resnet18`], [`resnet50`]), and small networks described by a JSON/TOML
+//! file ([`Sequential`]). [`Ensemble`] averages several models' logits or probabilities.
+//! PyTorch weights load through [`load_weights`]; the key mapping is documented in [`weights`].
+//!
 //! ```
 //! use adv_models::ModelConfig;
 //! let device = adv_core::burn::tensor::Device::default();
@@ -10,17 +18,43 @@
 //! ```
 #![warn(missing_docs)]
 
+mod ensemble;
 mod error;
 mod mlp;
+mod mnist_cnn;
 mod model;
 mod normalization;
+mod preact_resnet;
+mod resnet_cifar;
+mod resnet_imagenet;
+mod sequential;
 mod small_cnn;
+pub mod weights;
+mod wide_resnet;
 
+pub use ensemble::{Combine, Ensemble};
 pub use error::{ModelError, Result};
 pub use mlp::{Mlp, MlpConfig};
+pub use mnist_cnn::{MnistCnn, MnistCnnConfig, mnist_normalization};
 pub use model::{
-    ARCHITECTURES, Model, ModelConfig, load_checkpoint, load_weights, read_checkpoint_config,
-    save_checkpoint, sidecar_path,
+    ARCHITECTURES, Model, ModelConfig, export_weights, load_checkpoint, load_weights,
+    read_checkpoint_config, save_checkpoint, sidecar_path,
 };
 pub use normalization::Normalization;
+pub use preact_resnet::{
+    PreActBlock, PreActResNet18, PreActResNet18Config, preact_resnet_key_mapping, preact_resnet18,
+};
+pub use resnet_cifar::{
+    BasicBlock, CifarResNet, CifarResNetConfig, akamaster_normalization, resnet20, resnet32,
+    resnet44, resnet56, resnet110,
+};
+pub use resnet_imagenet::{
+    Block, Downsample, TorchvisionResNet, TorchvisionResNetConfig, imagenet_normalization,
+    resnet18, resnet50, torchvision_resnet_key_mapping,
+};
+pub use sequential::{LayerSpec, Sequential, SequentialConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
+pub use wide_resnet::{
+    NetworkBlock, WideBlock, WideResNet, WideResNetConfig, wide_resnet_key_mapping, wrn_28_10,
+    wrn_34_10,
+};

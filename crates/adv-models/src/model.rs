@@ -1,5 +1,6 @@
 //! Any built-in architecture as one value, and checkpoints: Burn records plus a JSON sidecar
-//! that holds the architecture.
+//! that holds the architecture, or PyTorch weights (safetensors, `torch.save` files) imported
+//! through [`crate::weights`].
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,13 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::{Mlp, MlpConfig, ModelError, Result, SmallCnn, SmallCnnConfig};
+use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch};
+use crate::{
+    CifarResNet, CifarResNetConfig, Mlp, MlpConfig, MnistCnn, MnistCnnConfig, ModelError,
+    Normalization, PreActResNet18, PreActResNet18Config, Result, Sequential, SequentialConfig,
+    SmallCnn, SmallCnnConfig, TorchvisionResNet, TorchvisionResNetConfig, WideResNet,
+    WideResNetConfig,
+};
 
 /// The configuration of any built-in architecture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,24 +25,153 @@ pub enum ModelConfig {
     Mlp(MlpConfig),
     /// [`SmallCnn`].
     SmallCnn(SmallCnnConfig),
+    /// [`CifarResNet`].
+    #[serde(rename = "resnet-cifar")]
+    CifarResNet(CifarResNetConfig),
+    /// [`MnistCnn`].
+    MnistCnn(MnistCnnConfig),
+    /// [`Sequential`], described by a data file.
+    Sequential(SequentialConfig),
+    /// [`WideResNet`].
+    WideResNet(WideResNetConfig),
+    /// [`PreActResNet18`].
+    PreactResnet18(PreActResNet18Config),
+    /// [`TorchvisionResNet`].
+    TorchvisionResnet(TorchvisionResNetConfig),
 }
 
 /// Names accepted by [`ModelConfig::from_name`].
-pub const ARCHITECTURES: [&str; 2] = ["mlp", "small-cnn"];
+pub const ARCHITECTURES: [&str; 13] = [
+    "mlp",
+    "small-cnn",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "mnist-cnn",
+    "wrn-28-10",
+    "wrn-34-10",
+    "preact-resnet18",
+    "torchvision-resnet18",
+    "torchvision-resnet50",
+];
 
 impl ModelConfig {
     /// The default configuration of the architecture called `name` for the given input shape.
+    ///
+    /// `wrn-DEPTH-WIDTH` is any WideResNet (`wrn-28-10`, `wrn-34-10`, RobustBench layout) and
+    /// `preact-resnet18` the PreAct-ResNet-18; both have no normalization by default, as in
+    /// RobustBench.
+    ///
+    /// `resnet20` ... `resnet110` (any `resnet<6n+2>`), `torchvision-resnet18`,
+    /// `torchvision-resnet50` and `mnist-cnn` keep the normalization of
+    /// their published weights (see [`crate::akamaster_normalization`],
+    /// [`crate::mnist_normalization`]) when the input has its channel count, and have none
+    /// otherwise; [`with_normalization`](Self::with_normalization) replaces it.
     pub fn from_name(name: &str, input: [usize; 3], num_classes: usize) -> Result<Self> {
+        let keep = |normalization: Option<Normalization>| {
+            normalization.filter(|n| n.mean.len() == input[0])
+        };
         match name {
             "mlp" => Ok(ModelConfig::Mlp(MlpConfig::new(input, num_classes))),
             "small-cnn" | "cnn" => Ok(ModelConfig::SmallCnn(SmallCnnConfig::new(
                 input,
                 num_classes,
             ))),
-            other => Err(ModelError::InvalidConfig(format!(
-                "unknown architecture '{other}' (expected one of {})",
-                ARCHITECTURES.join(", ")
+            "preact-resnet18" => Ok(ModelConfig::PreactResnet18(PreActResNet18Config::new(
+                input,
+                num_classes,
             ))),
+            "torchvision-resnet18" | "torchvision-resnet50" => {
+                let depth = if name.ends_with("18") { 18 } else { 50 };
+                Ok(ModelConfig::TorchvisionResnet(TorchvisionResNetConfig {
+                    depth,
+                    input,
+                    num_classes,
+                    normalization: keep(TorchvisionResNetConfig::new(depth).normalization),
+                }))
+            }
+            "mnist-cnn" => {
+                let default = MnistCnnConfig::default();
+                Ok(ModelConfig::MnistCnn(MnistCnnConfig {
+                    input,
+                    num_classes,
+                    normalization: keep(default.normalization),
+                }))
+            }
+            other if other.starts_with("wrn-") => {
+                let numbers: Vec<Option<usize>> =
+                    other[4..].split('-').map(|n| n.parse().ok()).collect();
+                let [Some(depth), Some(widen_factor)] = numbers[..] else {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "cannot read '{other}': write wrn-DEPTH-WIDTH, e.g. wrn-28-10"
+                    )));
+                };
+                let config = WideResNetConfig {
+                    input,
+                    num_classes,
+                    ..WideResNetConfig::new(depth, widen_factor)
+                };
+                config.blocks_per_group()?;
+                Ok(ModelConfig::WideResNet(config))
+            }
+            other => {
+                let Some(depth) = other
+                    .strip_prefix("resnet")
+                    .and_then(|d| d.parse::<usize>().ok())
+                else {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "unknown architecture '{other}' (expected one of {}, or an architecture file)",
+                        ARCHITECTURES.join(", ")
+                    )));
+                };
+                let config = CifarResNetConfig {
+                    depth,
+                    input,
+                    num_classes,
+                    normalization: keep(CifarResNetConfig::new(depth).normalization),
+                };
+                config.blocks_per_stage()?;
+                Ok(ModelConfig::CifarResNet(config))
+            }
+        }
+    }
+
+    /// The configuration of a network described by a `.json` or `.toml` file
+    /// (see [`crate::SequentialConfig`]).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let config = SequentialConfig::from_file(path)?;
+        config.check()?;
+        Ok(ModelConfig::Sequential(config))
+    }
+
+    /// The same architecture with the input normalization replaced (`None` removes it).
+    pub fn with_normalization(mut self, normalization: Option<Normalization>) -> Result<Self> {
+        if let Some(normalization) = &normalization {
+            normalization.check(Some(self.input()[0]))?;
+        }
+        match &mut self {
+            ModelConfig::Mlp(config) => config.normalization = normalization,
+            ModelConfig::SmallCnn(config) => config.normalization = normalization,
+            ModelConfig::CifarResNet(config) => config.normalization = normalization,
+            ModelConfig::MnistCnn(config) => config.normalization = normalization,
+            ModelConfig::Sequential(config) => config.normalization = normalization,
+            ModelConfig::WideResNet(config) => config.normalization = normalization,
+            ModelConfig::PreactResnet18(config) => config.normalization = normalization,
+            ModelConfig::TorchvisionResnet(config) => config.normalization = normalization,
+        }
+        Ok(self)
+    }
+
+    /// How PyTorch checkpoint keys map onto this architecture (see [`crate::weights`]).
+    pub fn key_mapping(&self) -> KeyMapping {
+        match self {
+            ModelConfig::Sequential(_) => KeyMapping::sequential("layers"),
+            ModelConfig::WideResNet(_) => crate::wide_resnet_key_mapping(),
+            ModelConfig::PreactResnet18(_) => crate::preact_resnet_key_mapping(),
+            ModelConfig::TorchvisionResnet(_) => crate::torchvision_resnet_key_mapping(),
+            _ => KeyMapping::identity(),
         }
     }
 
@@ -44,6 +180,28 @@ impl ModelConfig {
         match self {
             ModelConfig::Mlp(_) => "mlp",
             ModelConfig::SmallCnn(_) => "small-cnn",
+            ModelConfig::CifarResNet(_) => "resnet-cifar",
+            ModelConfig::MnistCnn(_) => "mnist-cnn",
+            ModelConfig::Sequential(_) => "sequential",
+            ModelConfig::WideResNet(_) => "wide-resnet",
+            ModelConfig::PreactResnet18(_) => "preact-resnet18",
+            ModelConfig::TorchvisionResnet(_) => "torchvision-resnet",
+        }
+    }
+
+    /// The architecture as reports name it: [`name`](Self::name) with the depth of a ResNet
+    /// (`resnet56`) or the layer count of a described network (`sequential (8 layers)`).
+    pub fn describe(&self) -> String {
+        match self {
+            ModelConfig::CifarResNet(config) => format!("resnet{}", config.depth),
+            ModelConfig::TorchvisionResnet(config) => format!("torchvision-resnet{}", config.depth),
+            ModelConfig::WideResNet(config) => {
+                format!("wrn-{}-{}", config.depth, config.widen_factor)
+            }
+            ModelConfig::Sequential(config) => {
+                format!("sequential ({} layers)", config.layers.len())
+            }
+            other => other.name().to_owned(),
         }
     }
 
@@ -52,6 +210,12 @@ impl ModelConfig {
         match self {
             ModelConfig::Mlp(config) => config.input,
             ModelConfig::SmallCnn(config) => config.input,
+            ModelConfig::CifarResNet(config) => config.input,
+            ModelConfig::MnistCnn(config) => config.input,
+            ModelConfig::Sequential(config) => config.input,
+            ModelConfig::WideResNet(config) => config.input,
+            ModelConfig::PreactResnet18(config) => config.input,
+            ModelConfig::TorchvisionResnet(config) => config.input,
         }
     }
 
@@ -60,17 +224,39 @@ impl ModelConfig {
         Ok(match self {
             ModelConfig::Mlp(config) => Model::Mlp(config.init(device)?),
             ModelConfig::SmallCnn(config) => Model::SmallCnn(config.init(device)?),
+            ModelConfig::CifarResNet(config) => Model::CifarResNet(config.init(device)?),
+            ModelConfig::MnistCnn(config) => Model::MnistCnn(config.init(device)?),
+            ModelConfig::Sequential(config) => Model::Sequential(config.init(device)?),
+            ModelConfig::WideResNet(config) => Model::WideResNet(config.init(device)?),
+            ModelConfig::PreactResnet18(config) => Model::PreactResnet18(config.init(device)?),
+            ModelConfig::TorchvisionResnet(config) => {
+                Model::TorchvisionResnet(config.init(device)?)
+            }
         })
     }
 }
 
 /// Any built-in architecture.
+// A model is built once per run, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// [`Mlp`].
     Mlp(Mlp),
     /// [`SmallCnn`].
     SmallCnn(SmallCnn),
+    /// [`CifarResNet`].
+    CifarResNet(CifarResNet),
+    /// [`MnistCnn`].
+    MnistCnn(MnistCnn),
+    /// [`Sequential`].
+    Sequential(Sequential),
+    /// [`WideResNet`].
+    WideResNet(WideResNet),
+    /// [`PreActResNet18`].
+    PreactResnet18(PreActResNet18),
+    /// [`TorchvisionResNet`].
+    TorchvisionResnet(TorchvisionResNet),
 }
 
 impl Model {
@@ -79,6 +265,12 @@ impl Model {
         match self {
             Model::Mlp(model) => model.forward(images),
             Model::SmallCnn(model) => model.forward(images),
+            Model::CifarResNet(model) => model.forward(images),
+            Model::MnistCnn(model) => model.forward(images),
+            Model::Sequential(model) => model.forward(images),
+            Model::WideResNet(model) => model.forward(images),
+            Model::PreactResnet18(model) => model.forward(images),
+            Model::TorchvisionResnet(model) => model.forward(images),
         }
     }
 }
@@ -117,16 +309,32 @@ pub fn read_checkpoint_config(path: &Path) -> Result<ModelConfig> {
     serde_json::from_str(&text).map_err(|e| ModelError::checkpoint(&sidecar, e))
 }
 
-/// Builds `config` and loads the weights at `path` into it, in evaluation mode.
+/// Builds `config` and loads the weights at `path` into it, in evaluation mode (batch norms use
+/// their running statistics).
+///
+/// `.safetensors`, `.pt`, `.pth`, `.th`, `.model`, `.bin` and `.ckpt` files are PyTorch state
+/// dicts, imported strictly with the architecture's [`key_mapping`](ModelConfig::key_mapping);
+/// anything else is a Burn record written by [`save_checkpoint`].
 pub fn load_weights(config: &ModelConfig, path: &Path, device: &Device) -> Result<Model> {
     if !path.is_file() {
         return Err(ModelError::checkpoint(path, "no such file"));
     }
-    config
-        .init(device)?
-        .try_load_file(path)
-        .map(|model| model.valid())
-        .map_err(|e| ModelError::checkpoint(path, e))
+    let model = config.init(device)?;
+    match WeightFormat::of(path) {
+        Ok(WeightFormat::Safetensors | WeightFormat::Pytorch) => {
+            load_pytorch(model, path, &config.key_mapping()).map(|model| model.valid())
+        }
+        _ => model
+            .try_load_file(path)
+            .map(|model| model.valid())
+            .map_err(|e| ModelError::checkpoint(path, e)),
+    }
+}
+
+/// Writes the weights of `model` (built from `config`) to `path` as a safetensors file with
+/// PyTorch's names and layout, which [`load_weights`] and PyTorch's `load_state_dict` both read.
+pub fn export_weights(model: &Model, config: &ModelConfig, path: &Path) -> Result<()> {
+    export_safetensors(model, path, &config.key_mapping())
 }
 
 /// Loads a checkpoint written by [`save_checkpoint`].
@@ -145,16 +353,78 @@ mod tests {
         let device = Device::default();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.bpk");
-        for name in ARCHITECTURES {
-            let config = ModelConfig::from_name(name, [1, 8, 8], 10).unwrap();
+        // The wide networks as a narrow WRN-16-2 and the torchvision ones as ResNet-18 on 32x32
+        // images, to keep the files small.
+        let small = |name: &&&str| !name.starts_with("wrn-") && !name.starts_with("torchvision-");
+        let mut configs: Vec<ModelConfig> = ARCHITECTURES
+            .iter()
+            .filter(small)
+            .chain(&["wrn-16-2"])
+            .map(|name| ModelConfig::from_name(name, [1, 8, 8], 10).unwrap())
+            .collect();
+        configs.push(ModelConfig::from_name("torchvision-resnet18", [1, 32, 32], 10).unwrap());
+        let described = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/architectures/cifar_cnn_a.json"
+        );
+        configs.push(ModelConfig::from_file(Path::new(described)).unwrap());
+        for config in configs {
             let model = config.init(&device).unwrap();
-            let images = Tensor::<4>::ones([2, 1, 8, 8], &device).mul_scalar(0.5);
+            let images = Tensor::<4>::ones(
+                [2, config.input()[0], config.input()[1], config.input()[2]],
+                &device,
+            )
+            .mul_scalar(0.5);
             let before = to_floats(model.forward(images.clone()));
             save_checkpoint(model, &config, &path).unwrap();
             let (loaded, loaded_config) = load_checkpoint(&path, &device).unwrap();
             assert_eq!(loaded_config, config);
-            assert_eq!(to_floats(loaded.forward(images)), before, "{name}");
+            assert_eq!(
+                to_floats(loaded.forward(images)),
+                before,
+                "{}",
+                config.describe()
+            );
         }
+    }
+
+    #[test]
+    fn names_parse_and_impossible_depths_are_errors() {
+        let config = ModelConfig::from_name("wrn-34-10", [3, 32, 32], 10).unwrap();
+        assert_eq!(config.describe(), "wrn-34-10");
+        assert_eq!(
+            ModelConfig::from_name("resnet110", [3, 32, 32], 10)
+                .unwrap()
+                .describe(),
+            "resnet110"
+        );
+        for bad in [
+            "wrn-30-10",
+            "wrn-28",
+            "wrn-x-10",
+            "resnet21",
+            "resnet",
+            "preact-resnet34",
+        ] {
+            assert!(
+                ModelConfig::from_name(bad, [3, 32, 32], 10).is_err(),
+                "{bad}"
+            );
+        }
+        // Published normalizations only where the channel count fits.
+        let grey = ModelConfig::from_name("resnet20", [1, 32, 32], 10).unwrap();
+        assert!(matches!(
+            grey,
+            ModelConfig::CifarResNet(CifarResNetConfig {
+                normalization: None,
+                ..
+            })
+        ));
+        assert!(
+            config
+                .with_normalization(Some(Normalization::new(vec![0.5], vec![0.5]).unwrap()))
+                .is_err()
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use adv_bench::{
 };
 use adv_core::burn::tensor::Device;
 use adv_core::{Dataset, Goal, Loss, Norm, TargetSelection, ThreatModel};
-use adv_models::{Model, ModelConfig, load_weights, read_checkpoint_config, sidecar_path};
+use adv_models::{
+    Model, ModelConfig, Normalization, load_weights, read_checkpoint_config, sidecar_path,
+};
 use clap::Args;
 
 use super::{BackendArgs, parse_epsilon};
@@ -16,13 +18,26 @@ use super::{BackendArgs, parse_epsilon};
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct EvalArgs {
-    /// Architecture (mlp, small-cnn); may be left out for a checkpoint written by `train`,
-    /// whose architecture is in the JSON file beside the weights.
-    #[arg(long)]
+    /// Built-in architecture: mlp, small-cnn, resnet20, resnet32, resnet44, resnet56,
+    /// resnet110 (CIFAR ResNets, akamaster layout), mnist-cnn, wrn-28-10, wrn-34-10 (any
+    /// wrn-DEPTH-WIDTH), preact-resnet18 (RobustBench layout), torchvision-resnet18 or
+    /// torchvision-resnet50 (ImageNet, torchvision layout); may be left out for a
+    /// checkpoint written by `train`, whose architecture is in the JSON file beside the weights.
+    #[arg(long, conflicts_with = "arch")]
     model: Option<String>,
-    /// Weights file (Burn record, `.bpk`).
+    /// Architecture described by a JSON or TOML file (a list of conv/linear/pool/batch-norm/
+    /// activation/flatten layers, see docs/evaluate-your-pytorch-model.md).
+    #[arg(long)]
+    arch: Option<PathBuf>,
+    /// Weights: a Burn record (`.bpk`) or a PyTorch state dict (`.safetensors`, `.pt`, `.pth`,
+    /// `.th`, `.model`, `.bin`, `.ckpt`).
     #[arg(long)]
     weights: PathBuf,
+    /// Input normalization inside the model, `MEAN,MEAN,MEAN/STD,STD,STD` per channel (values
+    /// in [0, 1] units), or `none`; replaces the architecture's default (resnet* use the
+    /// ImageNet statistics of the akamaster weights, mnist-cnn 0.1307/0.3081).
+    #[arg(long, value_parser = parse_normalization)]
+    normalization: Option<NormalizationArg>,
     /// Data: a file or folder (IDX, .npy, CIFAR-10 .bin, image folder, digits .csv[.gz]) or
     /// the embedded `digits`, `digits:train`, `digits:test`.
     #[arg(long)]
@@ -124,7 +139,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
         data = data.take(limit);
     }
     let plan = plan(&args)?;
-    let (model, architecture) = load_model(args.model.as_deref(), &args.weights, &data, &device)?;
+    let choice = Architecture {
+        name: args.model.as_deref(),
+        file: args.arch.as_deref(),
+        normalization: args.normalization.clone(),
+    };
+    let (model, architecture) = load_model(&choice, &args.weights, &data, &device)?;
     let mut report = evaluate(&model, &data, &plan, &device, &Progress::terminal())?;
     report.context = RunContext {
         model: format!("{architecture} ({})", args.weights.display()),
@@ -219,17 +239,54 @@ fn goal(goal: &str, target: &str) -> Result<Goal> {
     }
 }
 
-/// The model of `weights`: the architecture comes from the checkpoint's JSON sidecar when there
-/// is one (and must then agree with `--model`), else from `--model` and the data's shape.
+/// A `--normalization` argument.
+#[derive(Clone, Debug)]
+pub enum NormalizationArg {
+    /// `none`: no normalization.
+    Off,
+    /// Per-channel mean and std.
+    On(Normalization),
+}
+
+/// Reads `MEAN,MEAN,MEAN/STD,STD,STD` or `none`.
+fn parse_normalization(text: &str) -> std::result::Result<NormalizationArg, String> {
+    if text.trim() == "none" {
+        return Ok(NormalizationArg::Off);
+    }
+    let usage =
+        || format!("cannot read normalization '{text}' (write MEAN,MEAN,MEAN/STD,STD,STD or none)");
+    let (mean, std) = text.split_once('/').ok_or_else(usage)?;
+    let values = |list: &str| -> std::result::Result<Vec<f32>, String> {
+        list.split(',')
+            .map(|v| v.trim().parse::<f32>().map_err(|_| usage()))
+            .collect()
+    };
+    Normalization::new(values(mean)?, values(std)?)
+        .map(NormalizationArg::On)
+        .map_err(|e| e.to_string())
+}
+
+/// How the command line names the architecture.
+struct Architecture<'a> {
+    name: Option<&'a str>,
+    file: Option<&'a Path>,
+    normalization: Option<NormalizationArg>,
+}
+
+/// The model of `weights`: the architecture comes from `--arch`, else from the checkpoint's JSON
+/// sidecar when there is one (and must then agree with `--model`), else from `--model` and the
+/// data's shape; `--normalization` then replaces its normalization.
 fn load_model(
-    name: Option<&str>,
+    choice: &Architecture,
     weights: &Path,
     data: &Dataset,
     device: &Device,
 ) -> Result<(Model, String)> {
-    let config = if sidecar_path(weights).is_file() {
+    let config = if let Some(file) = choice.file {
+        ModelConfig::from_file(file)?
+    } else if sidecar_path(weights).is_file() {
         let config = read_checkpoint_config(weights)?;
-        if let Some(name) = name
+        if let Some(name) = choice.name
             && ModelConfig::from_name(name, data.shape(), data.num_classes())?.name()
                 != config.name()
         {
@@ -241,13 +298,20 @@ fn load_model(
         }
         config
     } else {
-        let name = name.ok_or_else(|| {
+        let name = choice.name.ok_or_else(|| {
             BenchError::InvalidArgument(format!(
-                "{} has no architecture file beside it: give --model",
+                "{} has no architecture file beside it: give --model or --arch",
                 weights.display()
             ))
         })?;
         ModelConfig::from_name(name, data.shape(), data.num_classes())?
+    };
+    let config = match &choice.normalization {
+        None => config,
+        Some(NormalizationArg::Off) => config.with_normalization(None)?,
+        Some(NormalizationArg::On(normalization)) => {
+            config.with_normalization(Some(normalization.clone()))?
+        }
     };
     if config.input() != data.shape() {
         return Err(BenchError::InvalidArgument(format!(
@@ -256,8 +320,25 @@ fn load_model(
             data.shape()
         )));
     }
-    Ok((
-        load_weights(&config, weights, device)?,
-        config.name().to_owned(),
-    ))
+    Ok((load_weights(&config, weights, device)?, config.describe()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizations_parse_per_channel_or_none() {
+        let NormalizationArg::On(n) = parse_normalization("0.5,0.25,0/1,2,0.5").unwrap() else {
+            panic!("expected a normalization")
+        };
+        assert_eq!((n.mean, n.std), (vec![0.5, 0.25, 0.0], vec![1.0, 2.0, 0.5]));
+        assert!(matches!(
+            parse_normalization("none"),
+            Ok(NormalizationArg::Off)
+        ));
+        for bad in ["0.5", "0.5/0", "0.5,0.5/1", "a/b"] {
+            assert!(parse_normalization(bad).is_err(), "{bad}");
+        }
+    }
 }
