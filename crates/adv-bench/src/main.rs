@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Evaluate a model on a data set under attacks and epsilons; print and save the table.
-    Eval(cli::eval::EvalArgs),
+    Eval(Box<cli::eval::EvalArgs>),
     /// Train a small model (standard training) and save a checkpoint.
     Train(cli::train::TrainArgs),
     /// List every attack with its threat models and options.
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Eval(args) => cli::eval::run(args),
+        Command::Eval(args) => cli::eval::run(*args),
         Command::Train(args) => cli::train::run(args),
         Command::Attacks(args) => cli::attacks::run(args),
         Command::Quickstart(args) => cli::quickstart::run(args),
