@@ -12,12 +12,11 @@
 //! let bim = BimConfig { steps: 20, ..Default::default() }.init().unwrap();
 //! ```
 
-use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Loss, Norm};
+use adv_core::{Loss, Norm};
 use serde::{Deserialize, Serialize};
 
-use crate::gradient::{GradientAscent, StepSize};
-use crate::{Attack, AttackInput, Result, StepObserver};
+use crate::Result;
+use crate::gradient::{GradientAscent, StepSize, ascent_attack};
 
 /// Configuration of [`Bim`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,24 +67,7 @@ pub struct Bim {
     ascent: GradientAscent,
 }
 
-impl Attack for Bim {
-    fn name(&self) -> &'static str {
-        "bim"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &Norm::ALL
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        self.ascent.run(model, input, observer)
-    }
-}
+ascent_attack!(Bim, "bim", &Norm::ALL);
 
 #[cfg(test)]
 mod tests {

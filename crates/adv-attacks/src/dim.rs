@@ -18,12 +18,12 @@
 //! ```
 
 use adv_core::burn::tensor::{Device, Tensor};
-use adv_core::{Classifier, Loss, Norm, floats_from, sample_rng};
+use adv_core::{Loss, Norm, floats_from, sample_rng};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::gradient::{GradientAscent, StepSize};
-use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
+use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::{AttackError, AttackInput, Result};
 
 /// Configuration of [`Dim`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,24 +86,7 @@ pub struct Dim {
     ascent: GradientAscent,
 }
 
-impl Attack for Dim {
-    fn name(&self) -> &'static str {
-        "dim"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &Norm::ALL
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        self.ascent.run(model, input, observer)
-    }
-}
+ascent_attack!(Dim, "dim", &Norm::ALL);
 
 /// The random resize-and-pad transformation of DIM.
 #[derive(Clone, Copy, Debug, PartialEq)]

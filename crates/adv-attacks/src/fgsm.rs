@@ -3,12 +3,10 @@
 //! ICLR 2015. For Linf this is `x + eps * sign(grad)`; for L2 the "fast gradient method"
 //! `x + eps * grad / ||grad||`.
 
-use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Loss, Norm};
+use adv_core::{Loss, Norm};
 use serde::{Deserialize, Serialize};
 
-use crate::gradient::{GradientAscent, StepSize};
-use crate::{Attack, AttackInput, Result, StepObserver};
+use crate::gradient::{GradientAscent, StepSize, ascent_attack};
 
 /// Configuration of [`Fgsm`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -42,21 +40,4 @@ pub struct Fgsm {
     ascent: GradientAscent,
 }
 
-impl Attack for Fgsm {
-    fn name(&self) -> &'static str {
-        "fgsm"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &[Norm::Linf, Norm::L2]
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        self.ascent.run(model, input, observer)
-    }
-}
+ascent_attack!(Fgsm, "fgsm", &[Norm::Linf, Norm::L2]);

@@ -72,6 +72,32 @@ impl std::str::FromStr for StepSize {
     }
 }
 
+/// Implements [`crate::Attack`] for an attack struct whose `ascent` field runs the shared loop:
+/// `ascent_attack!(Type, "name", &[norms])`.
+macro_rules! ascent_attack {
+    ($attack:ty, $name:literal, $norms:expr) => {
+        impl $crate::Attack for $attack {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn norms(&self) -> &'static [adv_core::Norm] {
+                $norms
+            }
+
+            fn run(
+                &self,
+                model: &dyn adv_core::Classifier,
+                input: &$crate::AttackInput,
+                observer: &mut dyn $crate::StepObserver,
+            ) -> $crate::Result<adv_core::burn::tensor::Tensor<4>> {
+                self.ascent.run(model, input, observer)
+            }
+        }
+    };
+}
+pub(crate) use ascent_attack;
+
 /// Projected gradient ascent on a loss, inside the threat model's ball and box.
 ///
 /// Keeps, for every sample, the first iterate that is adversarial (so a later step cannot undo

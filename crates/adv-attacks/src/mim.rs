@@ -11,12 +11,11 @@
 //! let mim = MimConfig { decay: 0.9, ..Default::default() }.init().unwrap();
 //! ```
 
-use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Loss, Norm};
+use adv_core::{Loss, Norm};
 use serde::{Deserialize, Serialize};
 
-use crate::gradient::{GradientAscent, StepSize};
-use crate::{Attack, AttackInput, Result, StepObserver};
+use crate::Result;
+use crate::gradient::{GradientAscent, StepSize, ascent_attack};
 
 /// Configuration of [`Mim`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,24 +69,7 @@ pub struct Mim {
     ascent: GradientAscent,
 }
 
-impl Attack for Mim {
-    fn name(&self) -> &'static str {
-        "mim"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &Norm::ALL
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        self.ascent.run(model, input, observer)
-    }
-}
+ascent_attack!(Mim, "mim", &Norm::ALL);
 
 #[cfg(test)]
 mod tests {

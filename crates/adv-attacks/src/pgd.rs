@@ -13,12 +13,11 @@
 //!     .unwrap();
 //! ```
 
-use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Loss, Norm};
+use adv_core::{Loss, Norm};
 use serde::{Deserialize, Serialize};
 
-use crate::gradient::{GradientAscent, StepSize};
-use crate::{Attack, AttackInput, Result, StepObserver};
+use crate::Result;
+use crate::gradient::{GradientAscent, StepSize, ascent_attack};
 
 /// Configuration of [`Pgd`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,24 +71,7 @@ pub struct Pgd {
     ascent: GradientAscent,
 }
 
-impl Attack for Pgd {
-    fn name(&self) -> &'static str {
-        "pgd"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &Norm::ALL
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        self.ascent.run(model, input, observer)
-    }
-}
+ascent_attack!(Pgd, "pgd", &Norm::ALL);
 
 #[cfg(test)]
 mod tests {

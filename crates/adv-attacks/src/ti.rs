@@ -16,12 +16,12 @@
 use adv_core::burn::tensor::module::conv2d;
 use adv_core::burn::tensor::ops::ConvOptions;
 use adv_core::burn::tensor::{Device, Tensor};
-use adv_core::{Classifier, Loss, Norm, floats_from};
+use adv_core::{Loss, Norm, floats_from};
 use serde::{Deserialize, Serialize};
 
 use crate::dim::InputDiversity;
-use crate::gradient::{GradientAscent, StepSize};
-use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
+use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::{AttackError, Result};
 
 /// Configuration of [`Ti`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,24 +95,7 @@ pub struct Ti {
     ascent: GradientAscent,
 }
 
-impl Attack for Ti {
-    fn name(&self) -> &'static str {
-        "ti"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &Norm::ALL
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        self.ascent.run(model, input, observer)
-    }
-}
+ascent_attack!(Ti, "ti", &Norm::ALL);
 
 /// The Gaussian smoothing of TI.
 #[derive(Clone, Copy, Debug, PartialEq)]
