@@ -1,11 +1,12 @@
-//! Attack and forward-pass throughput on the default backend, batch 128:
+//! Attack and forward-pass throughput on the default backend, batch 128 (small CNN on digits
+//! and CIFAR shapes; PGD-10 on ResNet-20 for CIFAR):
 //! `cargo bench -p adv-benches`. Figures are images per second (divan's item counter).
 //!
 //! Every measured closure reads its result back to the host (the harness does so to decide
 //! success), so asynchronous backends are synchronized inside the timing.
 
 use adv_attacks::{Attack, FgsmConfig, NoObserver, PgdConfig, RunOptions, attack_batch};
-use adv_benches::{batch, small_cnn};
+use adv_benches::{batch, model};
 use adv_core::burn::tensor::Device;
 use adv_core::{Norm, ThreatModel, to_floats};
 use divan::Bencher;
@@ -27,27 +28,28 @@ fn shape_name(shape: [usize; 3]) -> &'static str {
     }
 }
 
-#[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
-fn forward(bencher: Bencher, name: &str) {
-    let shape = SHAPES
+fn shape_of(name: &str) -> [usize; 3] {
+    SHAPES
         .into_iter()
         .find(|s| shape_name(*s) == name)
-        .unwrap_or(SHAPES[0]);
+        .unwrap_or(SHAPES[0])
+}
+
+#[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
+fn forward(bencher: Bencher, name: &str) {
+    let shape = shape_of(name);
     let device = Device::default();
-    let model = small_cnn(shape, &device);
+    let model = model("small-cnn", shape, &device);
     let batch = batch(&model, BATCH, shape, &device);
     bencher
         .counter(ItemsCount::new(BATCH))
         .bench_local(|| to_floats(model.forward(batch.images.clone())));
 }
 
-fn run_attack(bencher: Bencher, name: &str, attack: &dyn Attack) {
-    let shape = SHAPES
-        .into_iter()
-        .find(|s| shape_name(*s) == name)
-        .unwrap_or(SHAPES[0]);
+/// `attack` on `architecture` for images of `shape`, batch 128.
+fn run_attack(bencher: Bencher, architecture: &str, shape: [usize; 3], attack: &dyn Attack) {
     let device = Device::default();
-    let model = small_cnn(shape, &device);
+    let model = model(architecture, shape, &device);
     let batch = batch(&model, BATCH, shape, &device);
     // A tiny radius keeps every sample robust, so no sample stops early and each run costs
     // exactly its number of steps.
@@ -67,18 +69,32 @@ fn run_attack(bencher: Bencher, name: &str, attack: &dyn Attack) {
     });
 }
 
-#[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
-fn fgsm(bencher: Bencher, name: &str) {
-    run_attack(bencher, name, &FgsmConfig::default().init());
-}
-
-#[divan::bench(args = SHAPES.map(shape_name), sample_count = 5)]
-fn pgd_10(bencher: Bencher, name: &str) {
-    let pgd = PgdConfig {
+fn pgd_10_config() -> adv_attacks::Pgd {
+    PgdConfig {
         steps: 10,
         ..Default::default()
     }
     .init()
-    .expect("valid PGD settings");
-    run_attack(bencher, name, &pgd);
+    .expect("valid PGD settings")
+}
+
+#[divan::bench(args = SHAPES.map(shape_name), sample_count = 10)]
+fn fgsm(bencher: Bencher, name: &str) {
+    run_attack(
+        bencher,
+        "small-cnn",
+        shape_of(name),
+        &FgsmConfig::default().init(),
+    );
+}
+
+#[divan::bench(args = SHAPES.map(shape_name), sample_count = 5)]
+fn pgd_10(bencher: Bencher, name: &str) {
+    run_attack(bencher, "small-cnn", shape_of(name), &pgd_10_config());
+}
+
+/// PGD-10 on ResNet-20 (CIFAR, batch 128): the figure the README quotes.
+#[divan::bench(sample_count = 3)]
+fn pgd_10_resnet20(bencher: Bencher) {
+    run_attack(bencher, "resnet20", [3, 32, 32], &pgd_10_config());
 }

@@ -4,11 +4,12 @@ use adv_core::Batch;
 use adv_core::burn::tensor::{Device, Int, Tensor};
 use adv_models::{Model, ModelConfig};
 
-/// A small CNN for images of `shape` with 10 classes, random weights.
-pub fn small_cnn(shape: [usize; 3], device: &Device) -> Model {
-    ModelConfig::from_name("small-cnn", shape, 10)
+/// A built-in architecture (`small-cnn`, `resnet20`, ...) for images of `shape` with 10
+/// classes, random weights: throughput does not depend on the weights.
+pub fn model(name: &str, shape: [usize; 3], device: &Device) -> Model {
+    ModelConfig::from_name(name, shape, 10)
         .and_then(|config| config.init(device))
-        .expect("the small CNN builds for these shapes")
+        .expect("the architecture builds for these shapes")
 }
 
 /// `n` uniform random images of `shape` in [0, 1], labelled by the model's own predictions so
