@@ -19,6 +19,9 @@ enum Command {
     /// Train a small CNN on the embedded digits, attack it with FGSM and PGD over a list of
     /// epsilons, print the table and write a run folder (arguments go to `adv-bench quickstart`).
     Quickstart(commands::quickstart::QuickstartArgs),
+    /// Run a benchmark suite (TOML) with `adv-bench run` in release mode: leaderboard, curves,
+    /// plots and sanity checks in a run folder.
+    Bench(commands::bench::BenchArgs),
     /// The checks a change must pass, cheapest first: format, lints, tests.
     Validate(commands::validate::ValidateArgs),
 }
@@ -26,6 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Xtask::parse().command {
         Command::Quickstart(args) => commands::quickstart::handle(args),
+        Command::Bench(args) => commands::bench::handle(args),
         Command::Validate(args) => commands::validate::handle(args),
     };
     match result {

@@ -73,6 +73,13 @@ pub trait Attack: Send + Sync {
         Knowledge::WhiteBox
     }
 
+    /// Whether the attack looks for the smallest adversarial perturbation (DeepFool, C&W,
+    /// FAB): then one run at a large radius gives every sample's minimal epsilon, with no
+    /// search over radii.
+    fn minimizes_distance(&self) -> bool {
+        false
+    }
+
     /// Candidate adversarial examples `[n, c, h, w]` for the samples of `input`.
     fn run(
         &self,

@@ -39,12 +39,16 @@ pub enum AttackConfig {
     AutoAttack(AutoAttackConfig),
 }
 
-/// Command-line style overrides of an attack's defaults; `None` keeps the default.
-#[derive(Clone, Debug, Default)]
+/// Command-line style overrides of an attack's defaults; `None` keeps the default. In a file
+/// (a benchmark suite) the step size is written as on the command line: `auto`, `eps/steps`,
+/// `0.01` or `0.25x`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AttackOverrides {
     /// Iterations.
     pub steps: Option<usize>,
     /// Step length.
+    #[serde(with = "step_size_text", skip_serializing_if = "Option::is_none")]
     pub step_size: Option<StepSize>,
     /// Loss to climb.
     pub loss: Option<Loss>,
@@ -400,6 +404,28 @@ pub fn catalogue() -> Vec<AttackInfo> {
     ]
 }
 
+/// [`StepSize`] as the text its `FromStr` reads.
+mod step_size_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::StepSize;
+
+    pub fn serialize<S: Serializer>(step: &Option<StepSize>, out: S) -> Result<S::Ok, S::Error> {
+        match step {
+            None => out.serialize_none(),
+            Some(StepSize::Auto) => out.serialize_str("auto"),
+            Some(StepSize::EpsOverSteps) => out.serialize_str("eps/steps"),
+            Some(StepSize::Absolute(value)) => out.serialize_str(&value.to_string()),
+            Some(StepSize::Relative(value)) => out.serialize_str(&format!("{value}x")),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Option<StepSize>, D::Error> {
+        let text = String::deserialize(input)?;
+        text.parse().map(Some).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,5 +549,20 @@ mod tests {
         let config = AttackConfig::from_name("autoattack", &changed).unwrap();
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn overrides_read_from_files_with_step_sizes_as_text() {
+        let overrides: AttackOverrides =
+            serde_json::from_str(r#"{"steps": 20, "step_size": "0.25x", "restarts": 2}"#).unwrap();
+        assert_eq!(overrides.steps, Some(20));
+        assert_eq!(overrides.step_size, Some(StepSize::Relative(0.25)));
+        let json = serde_json::to_string(&overrides).unwrap();
+        assert_eq!(
+            serde_json::from_str::<AttackOverrides>(&json).unwrap(),
+            overrides
+        );
+        assert!(serde_json::from_str::<AttackOverrides>(r#"{"stepz": 20}"#).is_err());
+        assert!(serde_json::from_str::<AttackOverrides>(r#"{"step_size": "fast"}"#).is_err());
     }
 }

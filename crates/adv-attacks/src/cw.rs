@@ -96,6 +96,10 @@ pub struct CarliniWagner {
 }
 
 impl Attack for CarliniWagner {
+    fn minimizes_distance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "cw"
     }

@@ -86,6 +86,10 @@ pub struct DeepFool {
 }
 
 impl Attack for DeepFool {
+    fn minimizes_distance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "deepfool"
     }

@@ -292,6 +292,10 @@ impl Fab {
 }
 
 impl Attack for Fab {
+    fn minimizes_distance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "fab-t"
     }

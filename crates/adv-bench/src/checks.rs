@@ -45,7 +45,7 @@ pub enum Warning {
         /// The radius.
         epsilon: f32,
     },
-    /// The largest epsilon evaluated is at least the whole input range, yet some samples stay
+    /// The largest epsilon evaluated reaches across the whole input box, yet some samples stay
     /// robust: an attack that can reach any input must break every sample.
     UnboundedAttackFails {
         /// The attack.
@@ -91,7 +91,7 @@ impl Warning {
                 black_box.0, 100.0 * black_box.1, 100.0 * white_box
             ),
             Warning::UnboundedAttackFails { attack, epsilon, robust_accuracy } => format!(
-                "{attack} at eps {epsilon} (the whole input range) leaves {:.1}% accuracy; an unbounded attack must reach 0%",
+                "{attack} at eps {epsilon} (enough to reach any input) leaves {:.1}% accuracy; an unbounded attack must reach 0%",
                 100.0 * robust_accuracy
             ),
             Warning::VanishingGradients { fraction, threshold } => format!(
@@ -108,12 +108,13 @@ impl Warning {
 
 /// Warnings from the results of an evaluation: accuracy rising with epsilon, more iterations
 /// scoring higher, black-box beating white-box, an unbounded radius leaving accuracy.
-/// `knowledge` gives each attack label's attacker knowledge; `input_range` is the width of the
-/// input box.
+/// `knowledge` gives each attack label's attacker knowledge; `diameter` is the largest
+/// distance between two inputs of the box in the evaluation's norm (the box width for Linf,
+/// times `sqrt(d)` for L2 and `d` for L1, `d` values per image).
 pub fn check_results(
     results: &[AttackResult],
     knowledge: &dyn Fn(&AttackResult) -> Knowledge,
-    input_range: f32,
+    diameter: f32,
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let mut labels: Vec<&str> = results.iter().map(|r| r.attack.as_str()).collect();
@@ -131,7 +132,7 @@ pub fn check_results(
             }
         }
         if let Some(largest) = rows.last()
-            && largest.epsilon >= input_range
+            && largest.epsilon >= diameter
             && largest.robust_accuracy > 0.0
         {
             warnings.push(Warning::UnboundedAttackFails {

@@ -9,7 +9,7 @@
 
 use adv_attacks::{Attack, NoObserver, RunOptions, StepObserver, attack_batch};
 use adv_core::burn::tensor::{Bool, Device, Tensor};
-use adv_core::{Classifier, Dataset, ThreatModel, to_bools};
+use adv_core::{Batch, Classifier, Dataset, ThreatModel, to_bools};
 use serde::{Deserialize, Serialize};
 
 use crate::{BenchError, Result};
@@ -23,6 +23,9 @@ pub struct EpsilonSearch {
     pub max: f32,
     /// Bisection rounds after bracketing; the bracket shrinks by half each round.
     pub bisection_steps: usize,
+    /// Labels of attacks that get no curve (expensive black-box attacks, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
 }
 
 impl Default for EpsilonSearch {
@@ -31,11 +34,17 @@ impl Default for EpsilonSearch {
             initial: 1.0 / 255.0,
             max: 1.0,
             bisection_steps: 8,
+            skip: Vec::new(),
         }
     }
 }
 
 impl EpsilonSearch {
+    /// Whether the attack labelled `label` gets a curve.
+    pub fn covers(&self, label: &str) -> bool {
+        !self.skip.iter().any(|s| s == label)
+    }
+
     /// Checks `0 < initial <= max`, both finite.
     pub fn check(&self) -> Result<()> {
         if !(self.initial.is_finite()
@@ -71,6 +80,8 @@ pub struct CurveInput<'a> {
 
 /// Per sample, the smallest radius found at which `attack` breaks it: 0 for samples
 /// misclassified without attack, `f32::INFINITY` for samples never broken up to `search.max`.
+/// Attacks that minimize the distance themselves (DeepFool, C&W, FAB) run once at
+/// `search.max` and report the distance they found.
 pub fn minimal_epsilons(
     attack: &dyn Attack,
     input: &CurveInput,
@@ -79,75 +90,107 @@ pub fn minimal_epsilons(
     search.check()?;
     let mut minimal = Vec::with_capacity(input.data.len());
     for batch in input.data.batches(input.batch_size.max(1), input.device) {
-        let n = batch.ids.len();
-        // Bracket [low, high]: the attack failed at `low` and succeeded at `high` (if finite).
-        let mut low = vec![0.0f32; n];
-        let mut high = vec![f32::INFINITY; n];
-        let mut radius = vec![search.initial; n];
-        let mut misclassified = vec![false; n];
-        let mut bracketing = true;
-        let mut bisections = 0;
-        loop {
-            let open =
-                |i: usize, low: &[f32], high: &[f32]| !high[i].is_finite() && low[i] < search.max;
-            let candidates: Vec<bool> = (0..n)
-                .map(|i| {
-                    !misclassified[i]
-                        && if bracketing {
-                            open(i, &low, &high)
-                        } else {
-                            high[i].is_finite()
-                        }
-                })
-                .collect();
-            if candidates.iter().any(|&c| c) {
-                let run = RunOptions {
-                    candidates: Some(candidates.clone()),
-                    ..input.options.clone()
-                };
-                let outcome = attack_batch(
-                    attack,
-                    input.model,
-                    &batch,
-                    input.threat,
-                    &radius,
-                    &run,
-                    &mut NoObserver,
-                )?;
-                for i in 0..n {
-                    misclassified[i] = !outcome.clean_correct[i];
-                    if !candidates[i] || misclassified[i] {
-                        continue;
-                    }
-                    if outcome.success[i] {
-                        high[i] = high[i].min(radius[i]);
-                    } else {
-                        low[i] = low[i].max(radius[i]);
-                    }
-                }
-            }
-            if bracketing {
-                let mut any_open = false;
-                for i in (0..n).filter(|&i| !misclassified[i] && open(i, &low, &high)) {
-                    radius[i] = (radius[i] * 2.0).min(search.max);
-                    any_open = true;
-                }
-                if any_open {
-                    continue;
-                }
-                bracketing = false;
-            }
-            if bisections == search.bisection_steps {
-                break;
-            }
-            bisections += 1;
-            for i in (0..n).filter(|&i| high[i].is_finite()) {
-                radius[i] = 0.5 * (low[i] + high[i]);
-            }
-        }
-        minimal.extend((0..n).map(|i| if misclassified[i] { 0.0 } else { high[i] }));
+        minimal.extend(minimal_epsilons_of_batch(
+            attack,
+            input.model,
+            &batch,
+            input.threat,
+            input.options,
+            search,
+        )?);
     }
     Ok(minimal)
+}
+
+/// [`minimal_epsilons`] of one batch.
+pub(crate) fn minimal_epsilons_of_batch(
+    attack: &dyn Attack,
+    model: &dyn Classifier,
+    batch: &Batch,
+    threat: &ThreatModel,
+    options: &RunOptions,
+    search: &EpsilonSearch,
+) -> Result<Vec<f32>> {
+    let n = batch.ids.len();
+    if attack.minimizes_distance() {
+        let outcome = attack_batch(
+            attack,
+            model,
+            batch,
+            threat,
+            &vec![search.max; n],
+            options,
+            &mut NoObserver,
+        )?;
+        return Ok((0..n)
+            .map(|i| match (outcome.clean_correct[i], outcome.success[i]) {
+                (false, _) => 0.0,
+                (true, true) => outcome.distances[i],
+                (true, false) => f32::INFINITY,
+            })
+            .collect());
+    }
+    // Bracket [low, high]: the attack failed at `low` and succeeded at `high` (if finite).
+    let mut low = vec![0.0f32; n];
+    let mut high = vec![f32::INFINITY; n];
+    let mut radius = vec![search.initial; n];
+    let mut misclassified = vec![false; n];
+    let mut bracketing = true;
+    let mut bisections = 0;
+    loop {
+        let open =
+            |i: usize, low: &[f32], high: &[f32]| !high[i].is_finite() && low[i] < search.max;
+        let candidates: Vec<bool> = (0..n)
+            .map(|i| {
+                !misclassified[i]
+                    && if bracketing {
+                        open(i, &low, &high)
+                    } else {
+                        high[i].is_finite()
+                    }
+            })
+            .collect();
+        if candidates.iter().any(|&c| c) {
+            let run = RunOptions {
+                candidates: Some(candidates.clone()),
+                ..options.clone()
+            };
+            let outcome =
+                attack_batch(attack, model, batch, threat, &radius, &run, &mut NoObserver)?;
+            for i in 0..n {
+                misclassified[i] = !outcome.clean_correct[i];
+                if !candidates[i] || misclassified[i] {
+                    continue;
+                }
+                if outcome.success[i] {
+                    high[i] = high[i].min(radius[i]);
+                } else {
+                    low[i] = low[i].max(radius[i]);
+                }
+            }
+        }
+        if bracketing {
+            let mut any_open = false;
+            for i in (0..n).filter(|&i| !misclassified[i] && open(i, &low, &high)) {
+                radius[i] = (radius[i] * 2.0).min(search.max);
+                any_open = true;
+            }
+            if any_open {
+                continue;
+            }
+            bracketing = false;
+        }
+        if bisections == search.bisection_steps {
+            break;
+        }
+        bisections += 1;
+        for i in (0..n).filter(|&i| high[i].is_finite()) {
+            radius[i] = 0.5 * (low[i] + high[i]);
+        }
+    }
+    Ok((0..n)
+        .map(|i| if misclassified[i] { 0.0 } else { high[i] })
+        .collect())
 }
 
 /// `accuracy(eps)`: the fraction of samples whose minimal epsilon exceeds each `eps`.
@@ -169,6 +212,13 @@ pub(crate) struct StepCounts {
     broken: Vec<usize>,
 }
 
+impl StepCounts {
+    /// Samples broken after each step.
+    pub fn into_broken(self) -> Vec<usize> {
+        self.broken
+    }
+}
+
 impl StepObserver for StepCounts {
     fn on_step(&mut self, step: usize, found: &Tensor<1, Bool>) {
         let count = to_bools(found.clone()).into_iter().filter(|&f| f).count();
@@ -188,10 +238,11 @@ pub(crate) struct StepCurve {
 }
 
 impl StepCurve {
-    /// Adds a batch of `samples` samples with `clean_correct` of them correct.
-    pub fn add(&mut self, samples: usize, clean_correct: usize, counts: StepCounts) {
+    /// Adds a batch of `samples` samples with `clean_correct` of them correct and `broken`
+    /// of those broken after each step.
+    pub fn add(&mut self, samples: usize, clean_correct: usize, broken: Vec<usize>) {
         self.samples += samples;
-        self.batches.push((clean_correct, counts.broken));
+        self.batches.push((clean_correct, broken));
     }
 
     /// Accuracy after each step; attacks that stopped early (everything broken) reported no
@@ -240,7 +291,7 @@ pub fn accuracy_per_iteration(
             &mut counts,
         )?;
         let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
-        curve.add(batch.ids.len(), correct, counts);
+        curve.add(batch.ids.len(), correct, counts.into_broken());
     }
     Ok(curve.accuracy())
 }
@@ -297,6 +348,7 @@ mod tests {
             initial: 0.001,
             max: 1.0,
             bisection_steps: 10,
+            skip: Vec::new(),
         };
         let fgsm = FgsmConfig::default().init();
         let (options, device) = (RunOptions::default(), Device::default());

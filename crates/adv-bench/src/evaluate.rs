@@ -4,18 +4,16 @@
 //! reads on its own; the per-sample worst case over all attacks is reported per epsilon, as
 //! RobustBench and AutoAttack define robust accuracy.
 
-use std::time::Instant;
+use std::collections::HashMap;
 
-use adv_attacks::{AttackConfig, RunOptions, attack_batch, check_norm};
+use adv_attacks::{AttackConfig, check_norm};
 use adv_core::burn::tensor::Device;
-use adv_core::{Classifier, Counted, Dataset, ThreatModel, check_epsilons, to_ints};
+use adv_core::{Classifier, Dataset, ThreatModel, check_epsilons};
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{check_model, check_results};
-use crate::curves::{
-    CurveInput, EpsilonSearch, StepCounts, StepCurve, accuracy_at, minimal_epsilons,
-};
-use crate::report::{AttackResult, EpsilonCurve, EvalReport, WorstCase};
+use crate::curves::EpsilonSearch;
+use crate::report::EvalReport;
+use crate::work::{assemble, run_units, units};
 use crate::{BenchError, Progress, Result};
 
 /// What to run: attacks, the threat model (its epsilon is replaced by each of `epsilons`),
@@ -63,7 +61,8 @@ impl EvalPlan {
     }
 }
 
-/// Evaluates `model` on `data` under `plan`; `progress` is advanced once per attacked batch.
+/// Evaluates `model` on `data` under `plan`; `progress` is advanced once per unit of work
+/// (a batch of the clean pass, of an attack at one epsilon, or of a minimal-epsilon search).
 pub fn evaluate(
     model: &dyn Classifier,
     data: &Dataset,
@@ -75,171 +74,22 @@ pub fn evaluate(
     if data.is_empty() {
         return Err(BenchError::InvalidArgument("the data set is empty".into()));
     }
-    let n = data.len();
-    let batches = n.div_ceil(plan.batch_size);
-    progress.start(
-        "clean",
-        (batches * (1 + plan.attacks.len() * plan.epsilons.len())) as u64,
-    );
-    let started = Instant::now();
-    let mut clean_correct = Vec::with_capacity(n);
-    for batch in data.batches(plan.batch_size, device) {
-        let predictions = to_ints(
-            model
-                .forward(batch.images)
-                .argmax(1)
-                .reshape([batch.ids.len()]),
-        );
-        let labels = to_ints(batch.labels);
-        clean_correct.extend(predictions.iter().zip(&labels).map(|(p, y)| p == y));
-        progress.advance();
-    }
-    let clean_seconds = started.elapsed().as_secs_f64();
-
-    let mut results = Vec::new();
-    let mut robust_to_all = vec![clean_correct.clone(); plan.epsilons.len()];
-    for config in &plan.attacks {
-        let attack = config.build()?;
-        for (e, &epsilon) in plan.epsilons.iter().enumerate() {
-            progress.set_stage(&format!("{} eps={epsilon}", config.label()));
-            let threat = plan.threat.clone().with_epsilon(epsilon)?;
-            let counted = Counted::new(model);
-            let options = RunOptions {
-                seed: plan.seed,
-                confidence: plan.confidence,
-                candidates: None,
-            };
-            let started = Instant::now();
-            let mut robust = Vec::with_capacity(n);
-            let mut attacked = 0;
-            let mut distances = Vec::new();
-            let mut steps = StepCurve::default();
-            for batch in data.batches(plan.batch_size, device) {
-                let mut counts = StepCounts::default();
-                let outcome = attack_batch(
-                    attack.as_ref(),
-                    &counted,
-                    &batch,
-                    &threat,
-                    &[epsilon],
-                    &options,
-                    &mut counts,
-                )?;
-                let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
-                steps.add(batch.ids.len(), correct, counts);
-                attacked += outcome.attacked.iter().filter(|&&a| a).count();
-                distances.extend(
-                    outcome
-                        .success
-                        .iter()
-                        .zip(&outcome.distances)
-                        .filter(|(s, _)| **s)
-                        .map(|(_, d)| *d),
-                );
-                robust.extend(outcome.robust());
-                progress.advance();
-            }
-            for (all, here) in robust_to_all[e].iter_mut().zip(&robust) {
-                *all &= *here;
-            }
-            results.push(AttackResult {
-                attack: config.label(),
-                config: config.clone(),
-                epsilon,
-                robust_accuracy: fraction(&robust),
-                attacked,
-                mean_perturbation: mean(&distances),
-                max_perturbation: distances.iter().copied().fold(0.0, f32::max),
-                accuracy_per_step: steps.accuracy(),
-                cost: counted.counts(),
-                wall_time_s: started.elapsed().as_secs_f64(),
-            });
-        }
-    }
-    let mut epsilon_curves = Vec::new();
-    if let Some(search) = &plan.epsilon_curves {
-        let options = RunOptions {
-            seed: plan.seed,
-            confidence: plan.confidence,
-            candidates: None,
-        };
-        let input = CurveInput {
-            model,
-            data,
-            threat: &plan.threat,
-            options: &options,
-            batch_size: plan.batch_size,
-            device,
-        };
-        let grid: Vec<f32> = (0..=20).map(|k| search.max * k as f32 / 20.0).collect();
-        for config in &plan.attacks {
-            progress.set_stage(&format!("{} minimal eps", config.label()));
-            let minimal = minimal_epsilons(config.build()?.as_ref(), &input, search)?;
-            epsilon_curves.push(EpsilonCurve {
-                attack: config.label(),
-                accuracy: grid
-                    .iter()
-                    .copied()
-                    .zip(accuracy_at(&minimal, &grid))
-                    .collect(),
-                minimal_epsilons: minimal
-                    .into_iter()
-                    .map(|m| m.is_finite().then_some(m))
-                    .collect(),
-            });
-        }
-    }
+    let units = units(plan, data.len());
+    progress.start("evaluation", units.len() as u64);
+    let mut outcomes = HashMap::with_capacity(units.len());
+    run_units(
+        model,
+        data,
+        plan,
+        &units,
+        device,
+        progress,
+        &mut |unit, outcome| {
+            outcomes.insert(unit, outcome);
+            Ok(())
+        },
+    )?;
     progress.finish();
-    let knowledge = |result: &AttackResult| {
-        result
-            .config
-            .build()
-            .map(|attack| attack.knowledge())
-            .unwrap_or_default()
-    };
-    let bounds = plan.threat.bounds;
-    let mut warnings = check_model(model, data, plan.batch_size.min(n), device);
-    warnings.extend(check_results(
-        &results,
-        &knowledge,
-        bounds.upper - bounds.lower,
-    ));
-    let worst_case = plan
-        .epsilons
-        .iter()
-        .zip(&robust_to_all)
-        .map(|(&epsilon, robust)| WorstCase {
-            epsilon,
-            robust_accuracy: fraction(robust),
-        })
-        .collect();
-    Ok(EvalReport {
-        samples: n,
-        clean_accuracy: fraction(&clean_correct),
-        clean_wall_time_s: clean_seconds,
-        norm: plan.threat.norm,
-        goal: plan.threat.goal,
-        seed: plan.seed,
-        batch_size: plan.batch_size,
-        confidence: plan.confidence,
-        results,
-        worst_case,
-        epsilon_curves,
-        warnings,
-        context: Default::default(),
-    })
-}
-
-fn fraction(flags: &[bool]) -> f32 {
-    if flags.is_empty() {
-        return 0.0;
-    }
-    flags.iter().filter(|&&f| f).count() as f32 / flags.len() as f32
-}
-
-fn mean(values: &[f32]) -> f32 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    (values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64) as f32
+    let [c, h, w] = data.shape();
+    assemble(plan, data.len(), c * h * w, &outcomes)
 }

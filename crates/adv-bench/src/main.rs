@@ -1,4 +1,4 @@
-//! `adv-bench`: evaluate, train and list attacks from the command line.
+//! `adv-bench`: evaluate, train, list attacks and run benchmark suites from the command line.
 //!
 //! Every error is one line on standard error and a non-zero exit status.
 
@@ -26,6 +26,10 @@ enum Command {
     Attacks(cli::attacks::AttacksArgs),
     /// Train on the embedded digits, attack with FGSM and PGD, write a run folder.
     Quickstart(cli::quickstart::QuickstartArgs),
+    /// Run a benchmark suite (TOML) into a resumable, shardable run folder.
+    Run(cli::run::RunArgs),
+    /// Combine the journals of a sharded suite run into its report.
+    Merge(cli::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,8 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(args),
         Command::Attacks(args) => cli::attacks::run(args),
         Command::Quickstart(args) => cli::quickstart::run(args),
+        Command::Run(args) => cli::run::run(args),
+        Command::Merge(args) => cli::merge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

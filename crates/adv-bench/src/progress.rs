@@ -1,58 +1,94 @@
-//! Progress display for long work: a bar on a terminal, nothing elsewhere (logs, CI, tests).
+//! Progress display for long work: on a terminal, one bar for the whole job and one for the
+//! current task (an attack at one epsilon, a search, training); nothing elsewhere (logs, CI,
+//! tests).
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A progress bar that can also be silent.
+/// Two progress bars (job and task) that can also be silent.
 pub struct Progress {
-    bar: Option<ProgressBar>,
+    bars: Option<Bars>,
+}
+
+struct Bars {
+    _multi: MultiProgress,
+    job: ProgressBar,
+    task: ProgressBar,
 }
 
 impl Progress {
-    /// A bar drawn on standard error when it is a terminal.
+    /// Bars drawn on standard error when it is a terminal.
     pub fn terminal() -> Self {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>24} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Self { bar: Some(bar) }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let style = |template: &str| {
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ")
+        };
+        let job = multi.add(ProgressBar::new(0));
+        job.set_style(style(
+            "{prefix:>28} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
+        ));
+        let task = multi.add(ProgressBar::new(0));
+        task.set_style(style("{prefix:>28} [{bar:30}] {pos}/{len}"));
+        Self {
+            bars: Some(Bars {
+                _multi: multi,
+                job,
+                task,
+            }),
+        }
     }
 
     /// No display at all.
     pub fn hidden() -> Self {
-        Self { bar: None }
+        Self { bars: None }
     }
 
-    /// Restarts the bar at 0 of `total` steps, labelled `stage`.
+    /// Restarts the job bar at 0 of `total` steps, labelled `stage`.
     pub fn start(&self, stage: &str, total: u64) {
-        if let Some(bar) = &self.bar {
-            bar.reset();
-            bar.set_length(total);
-            bar.set_prefix(stage.to_owned());
+        if let Some(bars) = &self.bars {
+            bars.job.reset();
+            bars.job.set_length(total);
+            bars.job.set_prefix(stage.to_owned());
         }
     }
 
-    /// Relabels the bar.
+    /// Relabels the job bar.
     pub fn set_stage(&self, stage: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_prefix(stage.to_owned());
+        if let Some(bars) = &self.bars {
+            bars.job.set_prefix(stage.to_owned());
         }
     }
 
-    /// One step done.
+    /// Restarts the task bar at 0 of `total` steps, labelled `task`.
+    pub fn task(&self, task: &str, total: u64) {
+        if let Some(bars) = &self.bars {
+            bars.task.reset();
+            bars.task.set_length(total);
+            bars.task.set_prefix(task.to_owned());
+        }
+    }
+
+    /// One step of the job (and of its current task) done.
     pub fn advance(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
+        if let Some(bars) = &self.bars {
+            bars.job.inc(1);
+            bars.task.inc(1);
         }
     }
 
-    /// Removes the bar from the terminal.
+    /// One step of the current task done, outside the job's count (training before attacks).
+    pub fn advance_task(&self) {
+        if let Some(bars) = &self.bars {
+            bars.task.inc(1);
+        }
+    }
+
+    /// Removes the bars from the terminal.
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if let Some(bars) = &self.bars {
+            bars.task.finish_and_clear();
+            bars.job.finish_and_clear();
         }
     }
 }

@@ -150,6 +150,7 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
             initial: 0.01,
             max: 0.4,
             bisection_steps: 6,
+            skip: Vec::new(),
         }),
     };
     let mut report = evaluate(&trained.model, &test_data, &plan, &device, &progress)?;

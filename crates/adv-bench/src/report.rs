@@ -270,16 +270,19 @@ impl EvalReport {
 
     /// Writes the report as pretty JSON.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(|e| {
-            BenchError::InvalidArgument(format!("cannot serialize the report: {e}"))
-        })?;
-        write_file(path, &json)
+        write_file(path, &to_json(self)?)
     }
 
     /// Writes the Markdown report.
     pub fn write_markdown(&self, path: &Path) -> Result<()> {
         write_file(path, &self.to_markdown())
     }
+}
+
+/// `value` as pretty JSON.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| BenchError::InvalidArgument(format!("cannot serialize: {e}")))
 }
 
 /// Writes `text` to `path`, creating its folder.
@@ -302,13 +305,13 @@ fn is_one_two_five(step: usize) -> bool {
     false
 }
 
-fn percent(fraction: f32) -> String {
+pub(crate) fn percent(fraction: f32) -> String {
     format!("{:.1}%", 100.0 * fraction)
 }
 
 /// Epsilons as short decimals (`0.05`), or as `k/255` when they are such a fraction and no
 /// short decimal.
-fn format_epsilon(epsilon: f32) -> String {
+pub(crate) fn format_epsilon(epsilon: f32) -> String {
     let decimal = (epsilon * 1e4).round() / 1e4;
     let k = epsilon * 255.0;
     if (decimal - epsilon).abs() > 1e-7 && (k - k.round()).abs() < 1e-3 {

@@ -38,3 +38,19 @@ pub use threat::{Budget, Goal, Knowledge, TargetSelection, ThreatModel, check_ep
 
 /// Re-export of the Burn version this workspace is built on.
 pub use burn;
+
+/// The Burn version the workspace pins (`burn = "=…"` in the workspace manifest), for reports.
+pub const BURN_VERSION: &str = "0.22.1";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn burn_version_matches_the_workspace_pin() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let pin = format!("burn = {{ version = \"={}\"", super::BURN_VERSION);
+        assert!(
+            manifest.contains(&pin),
+            "update BURN_VERSION to the pin in Cargo.toml"
+        );
+    }
+}

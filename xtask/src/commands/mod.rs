@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod quickstart;
 pub mod validate;
 

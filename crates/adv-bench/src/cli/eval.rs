@@ -4,16 +4,17 @@ use std::path::{Path, PathBuf};
 
 use adv_attacks::{AttackConfig, AttackOverrides, StepSize};
 use adv_bench::{
-    BenchError, DataSource, EpsilonSearch, EvalPlan, Progress, Result, RunContext, evaluate,
+    ArchitectureChoice, BenchError, DataSource, EpsilonSearch, EvalPlan, LoadedModel,
+    NormalizationSpec, Progress, Result, RunContext, ensemble, evaluate, load_model,
 };
 use adv_core::burn::tensor::Device;
 use adv_core::{Dataset, Goal, Loss, Norm, TargetSelection, ThreatModel};
-use adv_models::{
-    Model, ModelConfig, Normalization, load_weights, read_checkpoint_config, sidecar_path,
-};
+use adv_models::{Combine, ModelConfig, Normalization};
 use clap::Args;
 
-use super::{BackendArgs, parse_epsilon};
+use adv_bench::parse_epsilon;
+
+use super::BackendArgs;
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -30,14 +31,17 @@ pub struct EvalArgs {
     #[arg(long)]
     arch: Option<PathBuf>,
     /// Weights: a Burn record (`.bpk`) or a PyTorch state dict (`.safetensors`, `.pt`, `.pth`,
-    /// `.th`, `.model`, `.bin`, `.ckpt`).
-    #[arg(long)]
-    weights: PathBuf,
+    /// `.th`, `.model`, `.bin`, `.ckpt`). Repeat it with --ensemble to evaluate several as one.
+    #[arg(long, required = true)]
+    weights: Vec<PathBuf>,
+    /// Evaluate the --weights files as one ensemble averaging their logits or probabilities.
+    #[arg(long, value_parser = parse_combine)]
+    ensemble: Option<Combine>,
     /// Input normalization inside the model, `MEAN,MEAN,MEAN/STD,STD,STD` per channel (values
     /// in [0, 1] units), or `none`; replaces the architecture's default (resnet* use the
     /// ImageNet statistics of the akamaster weights, mnist-cnn 0.1307/0.3081).
     #[arg(long, value_parser = parse_normalization)]
-    normalization: Option<NormalizationArg>,
+    normalization: Option<NormalizationSpec>,
     /// Data: a file or folder (IDX, .npy, CIFAR-10 .bin, image folder, digits .csv[.gz]) or
     /// the embedded `digits`, `digits:train`, `digits:test`.
     #[arg(long)]
@@ -139,15 +143,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
         data = data.take(limit);
     }
     let plan = plan(&args)?;
-    let choice = Architecture {
-        name: args.model.as_deref(),
-        file: args.arch.as_deref(),
+    let choice = ArchitectureChoice {
+        name: args.model.clone(),
+        file: args.arch.clone(),
         normalization: args.normalization.clone(),
     };
-    let (model, architecture) = load_model(&choice, &args.weights, &data, &device)?;
+    let (model, description) = model(&args, &choice, &data, &device)?;
     let mut report = evaluate(&model, &data, &plan, &device, &Progress::terminal())?;
     report.context = RunContext {
-        model: format!("{architecture} ({})", args.weights.display()),
+        model: description,
         data: source.describe(),
         backend: spec.describe(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -162,6 +166,34 @@ pub fn run(args: EvalArgs) -> Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The model of `--weights`, or the ensemble of all of them.
+fn model(
+    args: &EvalArgs,
+    choice: &ArchitectureChoice,
+    data: &Dataset,
+    device: &Device,
+) -> Result<(LoadedModel, String)> {
+    let describe = |config: &ModelConfig, weights: &Path| {
+        format!("{} ({})", config.describe(), weights.display())
+    };
+    match (args.ensemble, args.weights.as_slice()) {
+        (None, [weights]) => {
+            let (model, config) = load_model(choice, weights, data, device)?;
+            Ok((LoadedModel::Single(model), describe(&config, weights)))
+        }
+        (None, _) => Err(BenchError::InvalidArgument(
+            "several --weights files need --ensemble logits or --ensemble probabilities".into(),
+        )),
+        (Some(combine), files) => {
+            let members = files
+                .iter()
+                .map(|weights| load_model(choice, weights, data, device))
+                .collect::<Result<Vec<_>>>()?;
+            ensemble(members, combine, device)
+        }
+    }
 }
 
 fn plan(args: &EvalArgs) -> Result<EvalPlan> {
@@ -210,6 +242,7 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
             initial: args.curve_max / 256.0,
             max: args.curve_max,
             bisection_steps: 8,
+            skip: Vec::new(),
         }),
     };
     plan.check()?;
@@ -239,19 +272,10 @@ fn goal(goal: &str, target: &str) -> Result<Goal> {
     }
 }
 
-/// A `--normalization` argument.
-#[derive(Clone, Debug)]
-pub enum NormalizationArg {
-    /// `none`: no normalization.
-    Off,
-    /// Per-channel mean and std.
-    On(Normalization),
-}
-
 /// Reads `MEAN,MEAN,MEAN/STD,STD,STD` or `none`.
-fn parse_normalization(text: &str) -> std::result::Result<NormalizationArg, String> {
+fn parse_normalization(text: &str) -> std::result::Result<NormalizationSpec, String> {
     if text.trim() == "none" {
-        return Ok(NormalizationArg::Off);
+        return Ok(NormalizationSpec::Off("none".into()));
     }
     let usage =
         || format!("cannot read normalization '{text}' (write MEAN,MEAN,MEAN/STD,STD,STD or none)");
@@ -262,65 +286,18 @@ fn parse_normalization(text: &str) -> std::result::Result<NormalizationArg, Stri
             .collect()
     };
     Normalization::new(values(mean)?, values(std)?)
-        .map(NormalizationArg::On)
+        .map(NormalizationSpec::On)
         .map_err(|e| e.to_string())
 }
 
-/// How the command line names the architecture.
-struct Architecture<'a> {
-    name: Option<&'a str>,
-    file: Option<&'a Path>,
-    normalization: Option<NormalizationArg>,
-}
-
-/// The model of `weights`: the architecture comes from `--arch`, else from the checkpoint's JSON
-/// sidecar when there is one (and must then agree with `--model`), else from `--model` and the
-/// data's shape; `--normalization` then replaces its normalization.
-fn load_model(
-    choice: &Architecture,
-    weights: &Path,
-    data: &Dataset,
-    device: &Device,
-) -> Result<(Model, String)> {
-    let config = if let Some(file) = choice.file {
-        ModelConfig::from_file(file)?
-    } else if sidecar_path(weights).is_file() {
-        let config = read_checkpoint_config(weights)?;
-        if let Some(name) = choice.name
-            && ModelConfig::from_name(name, data.shape(), data.num_classes())?.name()
-                != config.name()
-        {
-            return Err(BenchError::InvalidArgument(format!(
-                "--model {name} disagrees with the checkpoint's architecture {} ({})",
-                config.name(),
-                sidecar_path(weights).display()
-            )));
-        }
-        config
-    } else {
-        let name = choice.name.ok_or_else(|| {
-            BenchError::InvalidArgument(format!(
-                "{} has no architecture file beside it: give --model or --arch",
-                weights.display()
-            ))
-        })?;
-        ModelConfig::from_name(name, data.shape(), data.num_classes())?
-    };
-    let config = match &choice.normalization {
-        None => config,
-        Some(NormalizationArg::Off) => config.with_normalization(None)?,
-        Some(NormalizationArg::On(normalization)) => {
-            config.with_normalization(Some(normalization.clone()))?
-        }
-    };
-    if config.input() != data.shape() {
-        return Err(BenchError::InvalidArgument(format!(
-            "the model takes images of shape {:?}, the data has {:?}",
-            config.input(),
-            data.shape()
-        )));
+fn parse_combine(text: &str) -> std::result::Result<Combine, String> {
+    match text {
+        "logits" => Ok(Combine::Logits),
+        "probabilities" => Ok(Combine::Probabilities),
+        other => Err(format!(
+            "unknown ensemble averaging '{other}' (expected logits or probabilities)"
+        )),
     }
-    Ok((load_weights(&config, weights, device)?, config.describe()))
 }
 
 #[cfg(test)]
@@ -329,13 +306,13 @@ mod tests {
 
     #[test]
     fn normalizations_parse_per_channel_or_none() {
-        let NormalizationArg::On(n) = parse_normalization("0.5,0.25,0/1,2,0.5").unwrap() else {
+        let NormalizationSpec::On(n) = parse_normalization("0.5,0.25,0/1,2,0.5").unwrap() else {
             panic!("expected a normalization")
         };
         assert_eq!((n.mean, n.std), (vec![0.5, 0.25, 0.0], vec![1.0, 2.0, 0.5]));
         assert!(matches!(
             parse_normalization("none"),
-            Ok(NormalizationArg::Off)
+            Ok(NormalizationSpec::Off(_))
         ));
         for bad in ["0.5", "0.5/0", "0.5,0.5/1", "a/b"] {
             assert!(parse_normalization(bad).is_err(), "{bad}");

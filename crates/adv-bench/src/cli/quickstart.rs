@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use adv_bench::{QuickstartOptions, Result, new_run_dir, run_quickstart};
 use clap::Args;
 
-use super::{BackendArgs, parse_epsilon};
+use adv_bench::parse_epsilon;
+
+use super::BackendArgs;
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]

@@ -1,0 +1,542 @@
+//! Benchmark suites: models x threat models x attacks x budgets, each model on its data set,
+//! described in a TOML file and expanded into one [`EvalPlan`] per model and threat model.
+//!
+//! ```toml
+//! name = "cifar10-resnets"
+//! seed = 0
+//! batch_size = 100
+//!
+//! [datasets.cifar-sample]
+//! source = "${ADV_SHARED_DATA}/cifar10-sample/x200.npy"
+//! labels = "${ADV_SHARED_DATA}/cifar10-sample/y200.npy"
+//!
+//! [[models]]
+//! name = "resnet20"
+//! data = "cifar-sample"
+//! architecture = "resnet20"
+//! weights = "${ADV_SHARED_DATA}/weights/resnet20-12fca82f.th"
+//!
+//! [[threats]]
+//! norm = "linf"
+//! epsilons = ["1/255", "2/255", "8/255"]
+//! curves = { initial = 0.001, max = 0.1, bisection_steps = 6 }
+//!
+//! [[attacks]]
+//! name = "pgd"
+//! options = { steps = 20, step_size = "0.25x" }
+//! ```
+//!
+//! Paths may use `${VARIABLE}` and are relative to the suite file; [`Suite::from_file`] expands
+//! and resolves them, so the suite a run records is complete on its own.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use adv_attacks::{AttackConfig, AttackOverrides};
+use adv_core::{Goal, Norm, ThreatModel};
+use adv_defenses::TrainConfig;
+use adv_models::{Combine, Normalization};
+use serde::{Deserialize, Serialize};
+
+use crate::source::DataSource;
+use crate::{BenchError, EpsilonSearch, EvalPlan, Result};
+
+/// A benchmark suite.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Name, used for the run folder.
+    pub name: String,
+    /// Seed of every random choice: training, random starts, targets.
+    #[serde(default)]
+    pub seed: u64,
+    /// Samples per batch: the unit of work that the journal records.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Logit margin an example needs to count as adversarial.
+    #[serde(default)]
+    pub confidence: f32,
+    /// Data sets by name.
+    pub datasets: BTreeMap<String, DataSpec>,
+    /// The models, each evaluated on its data set.
+    pub models: Vec<ModelSpec>,
+    /// Threat models, each with its radii.
+    pub threats: Vec<ThreatSpec>,
+    /// Attacks; each runs under every threat model whose norm it supports.
+    pub attacks: Vec<AttackSpec>,
+}
+
+fn default_batch_size() -> usize {
+    128
+}
+
+/// A data set: a source as `adv-bench eval --data` reads it, optionally cut.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// `digits`, `digits:train`, `digits:test`, or a file or folder.
+    pub source: String,
+    /// Labels file, for formats that keep them apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
+    /// Use only the first `limit` samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl DataSpec {
+    /// Where the data comes from.
+    pub fn source(&self) -> DataSource {
+        DataSource::parse(&self.source, self.labels.as_deref().map(Path::new))
+    }
+}
+
+/// A model: pretrained weights, trained by the suite, or an ensemble of the suite's models.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Name in the leaderboard (unique).
+    pub name: String,
+    /// Name of the data set it is evaluated on.
+    pub data: String,
+    /// Built-in architecture (see `adv-bench eval --help`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// Architecture described by a JSON or TOML file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture_file: Option<String>,
+    /// Weights file (Burn record or PyTorch state dict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+    /// Replaces the architecture's input normalization: `"none"` or `{ mean, std }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<NormalizationSpec>,
+    /// Train the architecture first (standard training), instead of loading weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainSpec>,
+    /// Names of earlier models of the suite whose average this model is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// How an ensemble averages its members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combine: Option<Combine>,
+}
+
+/// `"none"` or per-channel statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NormalizationSpec {
+    /// `"none"`.
+    Off(String),
+    /// `{ mean = [...], std = [...] }`.
+    On(Normalization),
+}
+
+/// Standard training of a model's architecture on a data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// The training data (`source` syntax of [`DataSpec`]).
+    pub data: String,
+    /// Epochs, batch size, optimizer, learning rate, schedule, seed, ... (defaults of
+    /// `adv-bench train`).
+    #[serde(flatten)]
+    pub config: TrainConfig,
+}
+
+/// A norm, its radii, the goal and, optionally, the accuracy-vs-epsilon search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreatSpec {
+    /// `linf`, `l2` or `l1`.
+    pub norm: Norm,
+    /// Radii: numbers or fractions such as `"8/255"`.
+    pub epsilons: Vec<Epsilon>,
+    /// Attack goal (default untargeted).
+    #[serde(default = "untargeted")]
+    pub goal: Goal,
+    /// The per-sample minimal-epsilon search behind the accuracy-vs-epsilon curves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curves: Option<EpsilonSearch>,
+}
+
+fn untargeted() -> Goal {
+    Goal::Untargeted
+}
+
+/// A radius, written as a number or as a fraction such as `"8/255"`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "EpsilonText", into = "f32")]
+pub struct Epsilon(pub f32);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EpsilonText {
+    Number(f32),
+    Text(String),
+}
+
+impl TryFrom<EpsilonText> for Epsilon {
+    type Error = String;
+
+    fn try_from(value: EpsilonText) -> std::result::Result<Self, String> {
+        match value {
+            EpsilonText::Number(number) if number.is_finite() && number >= 0.0 => {
+                Ok(Epsilon(number))
+            }
+            EpsilonText::Number(number) => {
+                Err(format!("epsilon {number} must be finite and non-negative"))
+            }
+            EpsilonText::Text(text) => parse_epsilon(&text).map(Epsilon),
+        }
+    }
+}
+
+impl From<Epsilon> for f32 {
+    fn from(epsilon: Epsilon) -> f32 {
+        epsilon.0
+    }
+}
+
+/// Reads an epsilon written as a decimal (`0.031`) or a fraction (`8/255`).
+pub fn parse_epsilon(text: &str) -> std::result::Result<f32, String> {
+    let bad = || format!("cannot read epsilon '{text}' (write 0.03 or 8/255)");
+    let value = match text.split_once('/') {
+        Some((numerator, denominator)) => {
+            let numerator: f32 = numerator.trim().parse().map_err(|_| bad())?;
+            let denominator: f32 = denominator.trim().parse().map_err(|_| bad())?;
+            if denominator == 0.0 {
+                return Err(bad());
+            }
+            numerator / denominator
+        }
+        None => text.trim().parse().map_err(|_| bad())?,
+    };
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("epsilon {text} must be finite and non-negative"))
+    }
+}
+
+/// An attack by name (`adv-bench attacks` lists them) with overrides of its defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackSpec {
+    /// The attack.
+    pub name: String,
+    /// Steps, step size, loss, restarts, queries, ...
+    #[serde(default)]
+    pub options: AttackOverrides,
+    /// Whether the threat models' accuracy-vs-epsilon searches include this attack (default
+    /// true; a search costs several runs of the attack, which matters for black-box attacks).
+    #[serde(default = "yes")]
+    pub curves: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl AttackSpec {
+    /// The attack's configuration.
+    pub fn config(&self) -> Result<AttackConfig> {
+        Ok(AttackConfig::from_name(&self.name, &self.options)?)
+    }
+}
+
+/// One model under one threat model: the unit a report section and a leaderboard row describe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Index of the model in the suite.
+    pub model: usize,
+    /// Index of the threat model in the suite.
+    pub threat: usize,
+    /// Attacks (those supporting the norm), radii and settings.
+    pub plan: EvalPlan,
+}
+
+impl Suite {
+    /// Reads a suite file, expands `${VARIABLES}`, resolves relative paths against the file's
+    /// folder and checks it.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| BenchError::io(path, e))?;
+        let mut suite: Suite = toml::from_str(&text).map_err(|e| {
+            BenchError::InvalidArgument(format!(
+                "{}: {}",
+                path.display(),
+                e.to_string().replace('\n', " ")
+            ))
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        suite.resolve_paths(base)?;
+        suite.check()?;
+        Ok(suite)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) -> Result<()> {
+        for data in self.datasets.values_mut() {
+            if !matches!(data.source(), DataSource::Digits(_)) {
+                data.source = resolve(&data.source, base)?;
+            }
+            if let Some(labels) = &mut data.labels {
+                *labels = resolve(labels, base)?;
+            }
+        }
+        for model in &mut self.models {
+            for path in [&mut model.weights, &mut model.architecture_file]
+                .into_iter()
+                .flatten()
+            {
+                *path = resolve(path, base)?;
+            }
+            if let Some(train) = &mut model.train
+                && !matches!(DataSource::parse(&train.data, None), DataSource::Digits(_))
+            {
+                train.data = resolve(&train.data, base)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked without loading data or models.
+    pub fn check(&self) -> Result<()> {
+        let bad = |message: String| Err(BenchError::InvalidArgument(message));
+        if self.models.is_empty() || self.threats.is_empty() || self.attacks.is_empty() {
+            return bad(format!(
+                "suite '{}' needs at least one model, threat and attack",
+                self.name
+            ));
+        }
+        for (k, model) in self.models.iter().enumerate() {
+            if self.models[..k].iter().any(|m| m.name == model.name) {
+                return bad(format!("two models are named '{}'", model.name));
+            }
+            if !self.datasets.contains_key(&model.data) {
+                return bad(format!(
+                    "model '{}' uses data set '{}', which the suite does not define",
+                    model.name, model.data
+                ));
+            }
+            for member in &model.members {
+                if !self.models[..k].iter().any(|m| &m.name == member) {
+                    return bad(format!(
+                        "ensemble '{}' names '{member}', which is not an earlier model",
+                        model.name
+                    ));
+                }
+            }
+            let sources = [
+                model.weights.is_some(),
+                model.train.is_some(),
+                !model.members.is_empty(),
+            ];
+            if sources.iter().filter(|&&s| s).count() != 1 {
+                return bad(format!(
+                    "model '{}' needs exactly one of weights, train or members",
+                    model.name
+                ));
+            }
+        }
+        for (t, threat) in self.threats.iter().enumerate() {
+            if !self.attacks.iter().any(|a| {
+                a.config()
+                    .and_then(|c| Ok(c.build()?.norms().contains(&threat.norm)))
+                    .unwrap_or(false)
+            }) {
+                return bad(format!(
+                    "no attack of the suite supports threat {} ({})",
+                    t + 1,
+                    threat.norm
+                ));
+            }
+        }
+        for attack in &self.attacks {
+            let config = attack.config()?;
+            let norms = config.build()?.norms();
+            if !self.threats.iter().any(|t| norms.contains(&t.norm)) {
+                return bad(format!(
+                    "attack '{}' supports none of the suite's norms",
+                    config.label()
+                ));
+            }
+        }
+        for evaluation in self.evaluations()? {
+            evaluation.plan.check()?;
+        }
+        Ok(())
+    }
+
+    /// Every model under every threat model, in suite order.
+    pub fn evaluations(&self) -> Result<Vec<Evaluation>> {
+        let mut evaluations = Vec::new();
+        for model in 0..self.models.len() {
+            for (t, threat) in self.threats.iter().enumerate() {
+                let mut attacks = Vec::new();
+                let mut curves = threat.curves.clone();
+                for spec in &self.attacks {
+                    let config = spec.config()?;
+                    if config.build()?.norms().contains(&threat.norm) {
+                        if let Some(search) = curves.as_mut().filter(|_| !spec.curves) {
+                            search.skip.push(config.label());
+                        }
+                        attacks.push(config);
+                    }
+                }
+                evaluations.push(Evaluation {
+                    model,
+                    threat: t,
+                    plan: EvalPlan {
+                        attacks,
+                        threat: ThreatModel::new(threat.norm, 0.0)?.with_goal(threat.goal),
+                        epsilons: threat.epsilons.iter().map(|e| e.0).collect(),
+                        batch_size: self.batch_size,
+                        seed: self.seed,
+                        confidence: self.confidence,
+                        epsilon_curves: curves,
+                    },
+                });
+            }
+        }
+        Ok(evaluations)
+    }
+}
+
+/// Expands `${VARIABLE}`s and makes a relative path relative to `base`.
+fn resolve(text: &str, base: &Path) -> Result<String> {
+    let mut expanded = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').ok_or_else(|| {
+            BenchError::InvalidArgument(format!("unclosed '${{' in path '{text}'"))
+        })? + start;
+        let name = &rest[start + 2..end];
+        let value = std::env::var(name).map_err(|_| {
+            BenchError::InvalidArgument(format!("path '{text}' uses ${{{name}}}, which is not set"))
+        })?;
+        expanded.push_str(&rest[..start]);
+        expanded.push_str(&value);
+        rest = &rest[end + 1..];
+    }
+    expanded.push_str(rest);
+    let path = PathBuf::from(&expanded);
+    Ok(if path.is_absolute() {
+        expanded
+    } else {
+        base.join(path).to_string_lossy().into_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUITE: &str = r#"
+name = "tiny"
+seed = 3
+batch_size = 16
+
+[datasets.test]
+source = "digits:test"
+limit = 40
+
+[[models]]
+name = "mlp"
+data = "test"
+architecture = "mlp"
+train = { data = "digits:train", epochs = 2 }
+
+[[threats]]
+norm = "linf"
+epsilons = [0.1, "8/255"]
+
+[[threats]]
+norm = "l2"
+epsilons = [0.5]
+curves = { initial = 0.05, max = 2.0, bisection_steps = 4 }
+
+[[attacks]]
+name = "fgsm"
+
+[[attacks]]
+name = "pgd"
+options = { steps = 5, step_size = "0.25x" }
+"#;
+
+    fn parse(text: &str) -> Result<Suite> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("suite.toml");
+        std::fs::write(&path, text).unwrap();
+        Suite::from_file(&path)
+    }
+
+    #[test]
+    fn suites_expand_into_one_plan_per_model_and_threat() {
+        let suite = parse(SUITE).unwrap();
+        let evaluations = suite.evaluations().unwrap();
+        assert_eq!(evaluations.len(), 2);
+        let linf = &evaluations[0].plan;
+        assert_eq!(linf.epsilons, vec![0.1, 8.0 / 255.0]);
+        assert_eq!(linf.attacks.len(), 2);
+        assert_eq!(linf.seed, 3);
+        // FGSM is Linf-only, so the L2 threat runs PGD alone.
+        let l2 = &evaluations[1].plan;
+        assert_eq!(l2.attacks.len(), 1);
+        assert_eq!(l2.attacks[0].label(), "pgd-5");
+        assert!(l2.epsilon_curves.is_some());
+        let train = suite.models[0].train.as_ref().unwrap();
+        assert_eq!(
+            (train.config.epochs, train.data.as_str()),
+            (2, "digits:train")
+        );
+    }
+
+    #[test]
+    fn bad_suites_are_clear_errors() {
+        let cases = [
+            (
+                SUITE.replace("data = \"test\"", "data = \"nope\""),
+                "does not define",
+            ),
+            (SUITE.replace("name = \"pgd\"", "name = \"nope\""), "nope"),
+            (SUITE.replace("steps = 5", "stepz = 5"), "stepz"),
+            (SUITE.replace("0.1, \"8/255\"", "\"1/0\""), "epsilon"),
+            (
+                SUITE.replace(
+                    "architecture = \"mlp\"",
+                    "architecture = \"mlp\"\nweights = \"w.bpk\"",
+                ),
+                "exactly one of",
+            ),
+            (
+                SUITE.replace(
+                    "source = \"digits:test\"",
+                    "source = \"${ADV_NOT_SET_ANYWHERE}/x\"",
+                ),
+                "ADV_NOT_SET_ANYWHERE",
+            ),
+            (SUITE.replace("seed = 3", "sead = 3"), "sead"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+    }
+
+    #[test]
+    fn epsilons_parse_as_decimals_or_fractions() {
+        assert_eq!(parse_epsilon("0.5"), Ok(0.5));
+        assert_eq!(parse_epsilon("8/255"), Ok(8.0 / 255.0));
+        assert!(parse_epsilon("1/0").is_err());
+        assert!(parse_epsilon("-0.1").is_err());
+        assert!(parse_epsilon("big").is_err());
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_suite_folder() {
+        let base = Path::new("/suites");
+        assert_eq!(resolve("w/model.th", base).unwrap(), "/suites/w/model.th");
+        assert_eq!(resolve("/abs/x.npy", base).unwrap(), "/abs/x.npy");
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(resolve("${HOME}/x", base).unwrap(), format!("{home}/x"));
+    }
+}

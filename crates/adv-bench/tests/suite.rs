@@ -1,0 +1,227 @@
+//! `adv-bench run` and `merge` end to end: a run killed with SIGKILL and resumed, and a run
+//! spread over shards and merged, both give the report of an uninterrupted run.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SUITE: &str = r#"
+name = "resume-test"
+seed = 5
+batch_size = 16
+
+[datasets.test]
+source = "digits:test"
+limit = 96
+
+[[models]]
+name = "cnn"
+data = "test"
+architecture = "small-cnn"
+train = { data = "digits:train", epochs = 3 }
+
+[[threats]]
+norm = "linf"
+epsilons = [0.05, 0.1, 0.2]
+curves = { initial = 0.01, max = 0.4, bisection_steps = 5 }
+
+[[attacks]]
+name = "fgsm"
+
+[[attacks]]
+name = "pgd"
+options = { steps = 40 }
+"#;
+
+/// Units of the suite: 6 clean batches, 2 attacks x 3 radii x 6 batches, 2 x 6 searches, checks.
+const UNITS: usize = 6 + 36 + 12 + 1;
+
+fn adv_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adv-bench"))
+        .args(args)
+        .output()
+        .expect("the adv-bench binary runs")
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let output = adv_bench(args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn journal_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|text| text.lines().count())
+        .unwrap_or(0)
+}
+
+/// The report with every wall time removed: the one thing two runs may differ in.
+fn report_without_times(dir: &Path) -> Value {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|key, _| !key.ends_with("wall_time_s"));
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("a report was written");
+    let mut report: Value = serde_json::from_str(&text).unwrap();
+    strip(&mut report);
+    report
+}
+
+fn uninterrupted(root: &Path, suite: &Path) -> Value {
+    let dir = root.join("whole");
+    let stdout = run_ok(&["run", path(suite), "--out", path(&dir)]);
+    assert!(stdout.contains("robust (worst case)"), "{stdout}");
+    assert_eq!(journal_lines(&dir.join("journal.jsonl")), 1 + UNITS);
+    for file in [
+        "report.md",
+        "leaderboard.md",
+        "leaderboard.csv",
+        "leaderboard.json",
+    ] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    for plot in ["cnn-linf-epsilon", "cnn-linf-white-box-strength"] {
+        for extension in ["svg", "png"] {
+            let file = dir.join("plots").join(format!("{plot}.{extension}"));
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            assert!(size > 1000, "{} has {size} bytes", file.display());
+        }
+    }
+    let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for section in [
+        "## Leaderboard",
+        "## Sanity checks",
+        "## Cost",
+        "Accuracy vs epsilon",
+    ] {
+        assert!(
+            markdown.contains(section),
+            "{section} missing from report.md"
+        );
+    }
+    report_without_times(&dir)
+}
+
+fn write_suite(root: &Path) -> std::path::PathBuf {
+    let suite = root.join("suite.toml");
+    std::fs::write(&suite, SUITE).unwrap();
+    suite
+}
+
+#[test]
+fn a_run_killed_midway_resumes_to_the_uninterrupted_report() {
+    let root = tempfile::tempdir().unwrap();
+    let suite = write_suite(root.path());
+    let expected = uninterrupted(root.path(), &suite);
+
+    let dir = root.path().join("killed");
+    let journal = dir.join("journal.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adv-bench"))
+        .args(["run", path(&suite), "--out", path(&dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while journal_lines(&journal) < 20 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the run stalls"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let recorded = journal_lines(&journal);
+    assert!(
+        recorded < 1 + UNITS,
+        "the kill came after the last unit ({recorded} lines)"
+    );
+    // A kill during a write leaves a torn last line; resuming must drop it.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    file.write_all(br#"{"evaluation":0,"unit":"att"#).unwrap();
+    drop(file);
+
+    run_ok(&["run", "--resume", path(&dir)]);
+    assert_eq!(journal_lines(&journal), 1 + UNITS);
+    assert_eq!(report_without_times(&dir), expected);
+}
+
+#[test]
+fn shards_merge_into_the_uninterrupted_report() {
+    let root = tempfile::tempdir().unwrap();
+    let suite = write_suite(root.path());
+    let expected = uninterrupted(root.path(), &suite);
+
+    let dir = root.path().join("sharded");
+    for shard in ["1/3", "2/3"] {
+        let stdout = run_ok(&["run", path(&suite), "--out", path(&dir), "--shard", shard]);
+        assert!(stdout.contains("adv-bench merge"), "{stdout}");
+    }
+    let incomplete = adv_bench(&["merge", path(&dir)]);
+    let stderr = String::from_utf8_lossy(&incomplete.stderr);
+    assert!(!incomplete.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("incomplete"), "{stderr}");
+
+    run_ok(&["run", path(&suite), "--out", path(&dir), "--shard", "3/3"]);
+    let lines: usize = (1..=3)
+        .map(|k| journal_lines(&dir.join(format!("journal-{k}-of-3.jsonl"))) - 1)
+        .sum();
+    assert_eq!(lines, UNITS, "the shards split the units without overlap");
+    run_ok(&["merge", path(&dir)]);
+    assert_eq!(report_without_times(&dir), expected);
+}
+
+#[test]
+fn resuming_with_another_suite_and_bad_suites_are_one_line_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let suite = write_suite(root.path());
+    let dir = root.path().join("run");
+    let small = SUITE
+        .replace("steps = 40", "steps = 2")
+        .replace("limit = 96", "limit = 16");
+    std::fs::write(&suite, &small).unwrap();
+    run_ok(&["run", path(&suite), "--out", path(&dir)]);
+    std::fs::write(&suite, small.replace("seed = 5", "seed = 6")).unwrap();
+    let cases: [(Vec<&str>, &str); 4] = [
+        (
+            vec!["run", path(&suite), "--out", path(&dir)],
+            "another suite",
+        ),
+        (vec!["run", "missing.toml"], "missing.toml"),
+        (vec!["run", path(&suite), "--shard", "4/3"], "shard"),
+        (vec!["merge", path(root.path())], "no journal"),
+    ];
+    for (args, needle) in cases {
+        let output = adv_bench(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
