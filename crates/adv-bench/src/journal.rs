@@ -204,4 +204,60 @@ mod tests {
         assert!(Shard::ALL.owns(7));
         assert_eq!(shards[1].journal_name(), "journal-2-of-3.jsonl");
     }
+
+    fn suite() -> Suite {
+        toml::from_str(
+            r#"
+name = "j"
+[datasets.d]
+source = "digits:test"
+[[models]]
+name = "m"
+data = "d"
+architecture = "mlp"
+train = { data = "digits:train" }
+[[threats]]
+norm = "linf"
+epsilons = [0.1]
+[[attacks]]
+name = "fgsm"
+"#,
+        )
+        .unwrap()
+    }
+
+    fn record(batch: usize) -> Record {
+        Record {
+            evaluation: 0,
+            unit: crate::work::Unit::Clean { batch },
+            outcome: crate::work::Outcome::Clean {
+                correct: vec![true, false],
+                wall_time_s: 0.5,
+            },
+        }
+    }
+
+    #[test]
+    fn journals_reopen_with_their_records_and_refuse_damage_or_other_suites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let header = Header::new(&suite(), Shard::ALL, "flex/cpu");
+        let (mut journal, records) = Journal::open(&path, &header).unwrap();
+        assert!(records.is_empty());
+        journal.append(&record(0)).unwrap();
+        journal.append(&record(1)).unwrap();
+        drop(journal);
+        let (_, records) = Journal::open(&path, &header).unwrap();
+        assert_eq!(records, vec![record(0), record(1)]);
+
+        let other = Header::new(&suite(), Shard::ALL, "tch/cuda:0");
+        let error = Journal::open(&path, &other).err().unwrap().to_string();
+        assert!(error.contains("another suite"), "{error}");
+
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.insert_str(text.find('\n').unwrap() + 1, "{not json}\n");
+        std::fs::write(&path, text).unwrap();
+        let error = read(&path).err().unwrap().to_string();
+        assert!(error.contains("line 2 is damaged"), "{error}");
+    }
 }

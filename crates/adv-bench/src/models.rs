@@ -29,7 +29,7 @@ pub struct ArchitectureChoice {
 #[derive(Debug)]
 pub enum LoadedModel {
     /// One network.
-    Single(Model),
+    Single(Box<Model>),
     /// The average of several.
     Ensemble(Ensemble),
 }

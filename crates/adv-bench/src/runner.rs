@@ -52,26 +52,28 @@ pub enum SuiteOutcome {
 pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcome> {
     suite.check()?;
     let run_dir = &options.run_dir;
-    std::fs::create_dir_all(run_dir).map_err(|e| BenchError::io(run_dir, e))?;
-    write_file(&run_dir.join("suite.json"), &to_json(suite)?)?;
     let backend = options.device.describe();
     let header = Header::new(suite, options.shard, &backend);
     let (mut journal, records) =
         Journal::open(&run_dir.join(options.shard.journal_name()), &header)?;
+    write_file(&run_dir.join("suite.json"), &to_json(suite)?)?;
 
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;
     let mut done = collect(suite, &evaluations, &datasets, records)?;
+    // Positions count every unit of the suite, so that shards partition the whole grid.
     let mut position = 0;
     let mut pending = Vec::new();
     for (e, evaluation) in evaluations.iter().enumerate() {
         let samples = datasets[&suite.models[evaluation.model].data].len();
-        let mine: Vec<Unit> = units(&evaluation.plan, samples)
+        let all = units(&evaluation.plan, samples);
+        let first = position;
+        position += all.len();
+        let mine: Vec<Unit> = all
             .into_iter()
-            .filter(|_| {
-                position += 1;
-                options.shard.owns(position - 1)
-            })
+            .enumerate()
+            .filter(|(k, _)| options.shard.owns(first + k))
+            .map(|(_, unit)| unit)
             .collect();
         let owned = mine.len();
         let todo: Vec<Unit> = mine
@@ -326,7 +328,7 @@ impl ModelCache {
             let entry = if spec.members.is_empty() {
                 let (model, config) =
                     single_model(spec, &datasets[&spec.data], run_dir, device, progress)?;
-                (LoadedModel::Single(model), Some(config))
+                (LoadedModel::Single(Box::new(model)), Some(config))
             } else {
                 let mut members = Vec::new();
                 for name in &spec.members {
@@ -340,7 +342,7 @@ impl ModelCache {
                     self.get(suite, member, datasets, run_dir, device, progress)?;
                     match &self.loaded[&member] {
                         (LoadedModel::Single(model), Some(config)) => {
-                            members.push((model.clone(), config.clone()))
+                            members.push((model.as_ref().clone(), config.clone()))
                         }
                         _ => {
                             return Err(BenchError::InvalidArgument(format!(

@@ -337,6 +337,16 @@ impl Suite {
                 ));
             }
         }
+        for attack in &self.attacks {
+            let config = attack.config()?;
+            let norms = config.build()?.norms();
+            if !self.threats.iter().any(|t| norms.contains(&t.norm)) {
+                return bad(format!(
+                    "attack '{}' supports none of the suite's norms",
+                    config.label()
+                ));
+            }
+        }
         for (t, threat) in self.threats.iter().enumerate() {
             if !self.attacks.iter().any(|a| {
                 a.config()
@@ -347,16 +357,6 @@ impl Suite {
                     "no attack of the suite supports threat {} ({})",
                     t + 1,
                     threat.norm
-                ));
-            }
-        }
-        for attack in &self.attacks {
-            let config = attack.config()?;
-            let norms = config.build()?.norms();
-            if !self.threats.iter().any(|t| norms.contains(&t.norm)) {
-                return bad(format!(
-                    "attack '{}' supports none of the suite's norms",
-                    config.label()
                 ));
             }
         }
@@ -450,9 +450,9 @@ norm = "linf"
 epsilons = [0.1, "8/255"]
 
 [[threats]]
-norm = "l2"
-epsilons = [0.5]
-curves = { initial = 0.05, max = 2.0, bisection_steps = 4 }
+norm = "l1"
+epsilons = [12]
+curves = { initial = 0.5, max = 20.0, bisection_steps = 4 }
 
 [[attacks]]
 name = "fgsm"
@@ -478,11 +478,11 @@ options = { steps = 5, step_size = "0.25x" }
         assert_eq!(linf.epsilons, vec![0.1, 8.0 / 255.0]);
         assert_eq!(linf.attacks.len(), 2);
         assert_eq!(linf.seed, 3);
-        // FGSM is Linf-only, so the L2 threat runs PGD alone.
-        let l2 = &evaluations[1].plan;
-        assert_eq!(l2.attacks.len(), 1);
-        assert_eq!(l2.attacks[0].label(), "pgd-5");
-        assert!(l2.epsilon_curves.is_some());
+        // FGSM has no L1 form, so the L1 threat runs PGD alone.
+        let l1 = &evaluations[1].plan;
+        assert_eq!(l1.attacks.len(), 1);
+        assert_eq!(l1.attacks[0].label(), "pgd-5");
+        assert!(l1.epsilon_curves.is_some());
         let train = suite.models[0].train.as_ref().unwrap();
         assert_eq!(
             (train.config.epochs, train.data.as_str()),

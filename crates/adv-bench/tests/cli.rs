@@ -193,6 +193,69 @@ fn the_white_box_suite_runs_from_the_command_line() {
     );
 }
 
+/// Two copies of one model averaged by logits are that model: same clean and robust accuracy.
+#[test]
+fn an_ensemble_of_copies_scores_as_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = train_checkpoint(dir.path());
+    let copy = dir.path().join("copy.bpk");
+    std::fs::copy(&weights, &copy).unwrap();
+    std::fs::copy(dir.path().join("digits.json"), dir.path().join("copy.json")).unwrap();
+    let copy = copy.to_str().unwrap();
+    let json = dir.path().join("report.json");
+    let json = json.to_str().unwrap();
+    let accuracies = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--data",
+            "digits:test",
+            "--attack",
+            "fgsm",
+            "--eps",
+            "0.1",
+            "--json",
+            json,
+        ];
+        args.extend_from_slice(extra);
+        let output = adv_bench(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        (
+            report["clean_accuracy"].clone(),
+            report["results"][0]["robust_accuracy"].clone(),
+            report["context"]["model"].as_str().unwrap().to_owned(),
+        )
+    };
+    let single = accuracies(&["--weights", &weights]);
+    let ensemble = accuracies(&[
+        "--weights",
+        &weights,
+        "--weights",
+        copy,
+        "--ensemble",
+        "logits",
+    ]);
+    assert_eq!((&single.0, &single.1), (&ensemble.0, &ensemble.1));
+    assert!(ensemble.2.starts_with("ensemble of"), "{}", ensemble.2);
+    assert_one_line_error(
+        &[
+            "eval",
+            "--weights",
+            &weights,
+            "--weights",
+            copy,
+            "--data",
+            "digits:test",
+        ],
+        "--ensemble",
+    );
+}
+
 #[test]
 fn attacks_lists_the_catalogue() {
     let output = adv_bench(&["attacks"]);

@@ -225,3 +225,23 @@ fn resuming_with_another_suite_and_bad_suites_are_one_line_errors() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// The suites shipped in `suites/` parse and expand; those reading the shared data only when
+/// `ADV_SHARED_DATA` says where it is.
+#[test]
+fn shipped_suites_are_valid() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let file = entry.unwrap().path();
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains("${ADV_SHARED_DATA}") && std::env::var_os("ADV_SHARED_DATA").is_none() {
+            continue;
+        }
+        let suite = adv_bench::Suite::from_file(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(!suite.evaluations().unwrap().is_empty());
+        checked.push(suite.name);
+    }
+    assert!(checked.contains(&"quickstart".to_owned()), "{checked:?}");
+}

@@ -181,7 +181,10 @@ fn model(
     match (args.ensemble, args.weights.as_slice()) {
         (None, [weights]) => {
             let (model, config) = load_model(choice, weights, data, device)?;
-            Ok((LoadedModel::Single(model), describe(&config, weights)))
+            Ok((
+                LoadedModel::Single(Box::new(model)),
+                describe(&config, weights),
+            ))
         }
         (None, _) => Err(BenchError::InvalidArgument(
             "several --weights files need --ensemble logits or --ensemble probabilities".into(),
