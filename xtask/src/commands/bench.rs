@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::cargo;
+use super::adv_bench_release;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -12,16 +12,5 @@ pub struct BenchArgs {
 }
 
 pub fn handle(args: BenchArgs) -> Result<(), String> {
-    let mut command = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "--package",
-        "adv-bench",
-        "--",
-        "run",
-        args.suite.as_str(),
-    ];
-    command.extend(args.args.iter().map(String::as_str));
-    cargo(&command)
+    adv_bench_release(&["run", &args.suite], &args.args)
 }

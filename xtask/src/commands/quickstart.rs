@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::cargo;
+use super::adv_bench_release;
 
 #[derive(Args)]
 pub struct QuickstartArgs {
@@ -10,15 +10,5 @@ pub struct QuickstartArgs {
 }
 
 pub fn handle(args: QuickstartArgs) -> Result<(), String> {
-    let mut command = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "--package",
-        "adv-bench",
-        "--",
-        "quickstart",
-    ];
-    command.extend(args.args.iter().map(String::as_str));
-    cargo(&command)
+    adv_bench_release(&["quickstart"], &args.args)
 }

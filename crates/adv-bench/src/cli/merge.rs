@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use adv_bench::{Result, merge};
 use clap::Args;
 
+use super::print_suite_report;
+
 #[derive(Args, Debug)]
 pub struct MergeArgs {
     /// Run folders (every journal*.jsonl in them) or journal files.
@@ -25,13 +27,6 @@ pub fn run(args: MergeArgs) -> Result<()> {
         }
     });
     let report = merge(&args.inputs, &out)?;
-    println!("{}", report.leaderboard.to_markdown());
-    for warning in report.warnings() {
-        println!("warning: {warning}");
-    }
-    println!(
-        "\nmerged into {} (report.md, leaderboard.*, plots/)",
-        out.display()
-    );
+    print_suite_report(&report, &out);
     Ok(())
 }

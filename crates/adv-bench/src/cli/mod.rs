@@ -29,6 +29,18 @@ impl BackendArgs {
     }
 }
 
+/// Prints a suite's leaderboard, its warnings and where the files are.
+pub fn print_suite_report(report: &adv_bench::SuiteReport, folder: &std::path::Path) {
+    println!("{}", report.leaderboard.to_markdown());
+    for warning in report.warnings() {
+        println!("warning: {warning}");
+    }
+    println!(
+        "\nrun folder: {} (report.md, leaderboard.*, plots/)",
+        folder.display()
+    );
+}
+
 /// Serializes `value` as pretty JSON for a file.
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value).map_err(|e| BenchError::InvalidArgument(e.to_string()))

@@ -7,7 +7,7 @@ use adv_bench::{
 };
 use clap::Args;
 
-use super::BackendArgs;
+use super::{BackendArgs, print_suite_report};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -59,16 +59,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         progress: true,
     };
     match run_suite(&suite, &options)? {
-        SuiteOutcome::Complete(report) => {
-            println!("{}", report.leaderboard.to_markdown());
-            for warning in report.warnings() {
-                println!("warning: {warning}");
-            }
-            println!(
-                "\nrun folder: {} (report.md, leaderboard.*, plots/)",
-                run_dir.display()
-            );
-        }
+        SuiteOutcome::Complete(report) => print_suite_report(&report, &run_dir),
         SuiteOutcome::ShardDone { shard, units } => {
             println!(
                 "shard {}/{}: {units} units recorded in {}; once every shard is done: \
