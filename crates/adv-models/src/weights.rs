@@ -16,8 +16,9 @@
 //! 3. `num_batches_tracked` buffers of batch norms are dropped (Burn keeps no such counter).
 //! 4. The architecture's own renames ([`KeyMapping::renames`]) apply, e.g. `0.weight` to
 //!    `layers.0.weight` for a network described by a data file, `convShortcut` to
-//!    `conv_shortcut` for a WideResNet, `shortcut.0` to `shortcut` for PreAct-ResNet-18 and
-//!    `downsample.0`/`.1` to `downsample.conv`/`.bn` for torchvision ResNets.
+//!    `conv_shortcut` for a WideResNet, `shortcut.0` to `shortcut` for PreAct-ResNet-18,
+//!    `downsample.0`/`.1` to `downsample.conv`/`.bn` for torchvision ResNets and `Conv2d_*`,
+//!    `Mixed_*`, `AuxLogits` to `conv2d_*`, `mixed_*`, `aux_logits` for Inception-v3.
 //! 5. Burn's `PyTorchToBurnAdapter` transposes linear weights (`[out, in]` to `[in, out]`) and
 //!    names batch-norm `weight`/`bias` `gamma`/`beta`; enum variant names in our paths are
 //!    skipped.
