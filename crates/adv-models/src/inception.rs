@@ -276,9 +276,8 @@ impl InceptionC {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let chain = |convs: &[&ConvBn], x: Tensor<4>| {
-            convs.iter().fold(x, |x, conv| conv.forward_relu(x))
-        };
+        let chain =
+            |convs: &[&ConvBn], x: Tensor<4>| convs.iter().fold(x, |x, conv| conv.forward_relu(x));
         let branch1x1 = self.branch1x1.forward_relu(x.clone());
         let branch7x7 = chain(
             &[&self.branch7x7_1, &self.branch7x7_2, &self.branch7x7_3],
@@ -456,9 +455,14 @@ impl InceptionV3 {
             .iter()
             .fold(x, |x, block| block.forward(x));
         let x = self.mixed_6a.forward(x);
-        let x = [&self.mixed_6b, &self.mixed_6c, &self.mixed_6d, &self.mixed_6e]
-            .iter()
-            .fold(x, |x, block| block.forward(x));
+        let x = [
+            &self.mixed_6b,
+            &self.mixed_6c,
+            &self.mixed_6d,
+            &self.mixed_6e,
+        ]
+        .iter()
+        .fold(x, |x, block| block.forward(x));
         let x = self.mixed_7a.forward(x);
         let x = self.mixed_7c.forward(self.mixed_7b.forward(x));
         // Dropout before `fc` is the identity in eval mode.
@@ -536,8 +540,16 @@ mod tests {
             ..inception_v3()
         };
         let tensors = pytorch_tensors(&config.init(&Device::default()).unwrap());
-        assert!(!tensors.iter().any(|(name, _)| name.starts_with("AuxLogits")));
-        assert!(tensors.iter().any(|(name, _)| name == "Mixed_7c.branch_pool.bn.running_var"));
+        assert!(
+            !tensors
+                .iter()
+                .any(|(name, _)| name.starts_with("AuxLogits"))
+        );
+        assert!(
+            tensors
+                .iter()
+                .any(|(name, _)| name == "Mixed_7c.branch_pool.bn.running_var")
+        );
     }
 
     #[test]
@@ -554,12 +566,34 @@ mod tests {
         assert_eq!(logits.dims(), [1, 10]);
         assert!(to_floats(logits).iter().all(|v| v.is_finite()));
         for bad in [
-            InceptionV3Config { input: [3, 74, 299], ..inception_v3() },
-            InceptionV3Config { input: [3, 299, 74], ..inception_v3() },
-            InceptionV3Config { input: [0, 299, 299], normalization: None, transform_input: false, ..inception_v3() },
-            InceptionV3Config { num_classes: 0, ..inception_v3() },
-            InceptionV3Config { input: [1, 299, 299], normalization: None, ..inception_v3() },
-            InceptionV3Config { input: [1, 299, 299], transform_input: false, ..inception_v3() },
+            InceptionV3Config {
+                input: [3, 74, 299],
+                ..inception_v3()
+            },
+            InceptionV3Config {
+                input: [3, 299, 74],
+                ..inception_v3()
+            },
+            InceptionV3Config {
+                input: [0, 299, 299],
+                normalization: None,
+                transform_input: false,
+                ..inception_v3()
+            },
+            InceptionV3Config {
+                num_classes: 0,
+                ..inception_v3()
+            },
+            InceptionV3Config {
+                input: [1, 299, 299],
+                normalization: None,
+                ..inception_v3()
+            },
+            InceptionV3Config {
+                input: [1, 299, 299],
+                transform_input: false,
+                ..inception_v3()
+            },
         ] {
             assert!(
                 matches!(bad.init(&device), Err(ModelError::InvalidConfig(_))),

@@ -127,8 +127,14 @@ mod tests {
     fn same_padding_keeps_the_size_and_asymmetric_kernels_pad_per_axis() {
         let device = Device::default();
         let x = Tensor::<4>::ones([1, 2, 9, 7], &device);
-        assert_eq!(conv_same(2, 4, 3, 1, &device).forward(x.clone()).dims(), [1, 4, 9, 7]);
-        assert_eq!(conv_same(2, 4, 3, 2, &device).forward(x.clone()).dims(), [1, 4, 5, 4]);
+        assert_eq!(
+            conv_same(2, 4, 3, 1, &device).forward(x.clone()).dims(),
+            [1, 4, 9, 7]
+        );
+        assert_eq!(
+            conv_same(2, 4, 3, 2, &device).forward(x.clone()).dims(),
+            [1, 4, 5, 4]
+        );
         let one_by_seven = conv([2, 4], [1, 7], 1, [0, 3], &device);
         assert_eq!(one_by_seven.forward(x).dims(), [1, 4, 9, 7]);
         assert!(one_by_seven.bias.is_none());
@@ -155,7 +161,10 @@ mod tests {
     #[test]
     fn global_average_pool_averages_each_channel() {
         let x = Tensor::<4>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 3.0, 6.0, 0.0, 0.0, 0.0, 4.0], [1, 2, 2, 2]),
+            TensorData::new(
+                vec![1.0f32, 2.0, 3.0, 6.0, 0.0, 0.0, 0.0, 4.0],
+                [1, 2, 2, 2],
+            ),
             &Device::default(),
         );
         assert_eq!(to_floats(global_average_pool(x)), vec![3.0, 1.0]);

@@ -56,8 +56,8 @@ pub use resnet_cifar::{
     resnet44, resnet56, resnet110,
 };
 pub use resnet_imagenet::{
-    Block, TorchvisionResNet, TorchvisionResNetConfig, imagenet_normalization,
-    resnet18, resnet50, torchvision_resnet_key_mapping,
+    Block, TorchvisionResNet, TorchvisionResNetConfig, imagenet_normalization, resnet18, resnet50,
+    torchvision_resnet_key_mapping,
 };
 pub use sequential::{LayerSpec, Sequential, SequentialConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch};
 use crate::{
-    CifarResNet, CifarResNetConfig, InceptionV3, InceptionV3Config, Mlp, MlpConfig, MnistCnn, MnistCnnConfig, ModelError,
-    Normalization, PreActResNet18, PreActResNet18Config, Result, Sequential, SequentialConfig,
-    SmallCnn, SmallCnnConfig, TorchvisionResNet, TorchvisionResNetConfig, WideResNet,
-    WideResNetConfig,
+    CifarResNet, CifarResNetConfig, InceptionV3, InceptionV3Config, Mlp, MlpConfig, MnistCnn,
+    MnistCnnConfig, ModelError, Normalization, PreActResNet18, PreActResNet18Config, Result,
+    Sequential, SequentialConfig, SmallCnn, SmallCnnConfig, TorchvisionResNet,
+    TorchvisionResNetConfig, WideResNet, WideResNetConfig,
 };
 
 /// The configuration of any built-in architecture.
