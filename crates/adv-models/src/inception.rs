@@ -22,6 +22,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::layers::{ConvBn, conv, global_average_pool, normalize};
+use crate::resnet_imagenet::imagenet_classes;
 use crate::weights::KeyMapping;
 use crate::{ModelError, Normalization, Result, imagenet_normalization};
 
@@ -55,10 +56,6 @@ pub struct InceptionV3Config {
 
 fn inception_input() -> [usize; 3] {
     [3, 299, 299]
-}
-
-fn imagenet_classes() -> usize {
-    1000
 }
 
 fn yes() -> bool {
@@ -158,6 +155,11 @@ fn basic(
     ConvBn::new(conv, BN_EPSILON, device)
 }
 
+/// `x` through each of `convs` in turn (convolution, batch norm, ReLU).
+fn chain(convs: &[&ConvBn], x: Tensor<4>) -> Tensor<4> {
+    convs.iter().fold(x, |x, conv| conv.forward_relu(x))
+}
+
 fn max_pool_3x3_stride_2(x: Tensor<4>) -> Tensor<4> {
     max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]))
 }
@@ -199,14 +201,15 @@ impl InceptionA {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let branch1x1 = self.branch1x1.forward_relu(x.clone());
-        let branch5x5 = self
-            .branch5x5_2
-            .forward_relu(self.branch5x5_1.forward_relu(x.clone()));
-        let branch3x3dbl = [&self.branch3x3dbl_2, &self.branch3x3dbl_3]
-            .iter()
-            .fold(self.branch3x3dbl_1.forward_relu(x.clone()), |x, conv| {
-                conv.forward_relu(x)
-            });
+        let branch5x5 = chain(&[&self.branch5x5_1, &self.branch5x5_2], x.clone());
+        let branch3x3dbl = chain(
+            &[
+                &self.branch3x3dbl_1,
+                &self.branch3x3dbl_2,
+                &self.branch3x3dbl_3,
+            ],
+            x.clone(),
+        );
         let branch_pool = self.branch_pool.forward_relu(avg_pool_3x3_same(x));
         Tensor::cat(vec![branch1x1, branch5x5, branch3x3dbl, branch_pool], 1)
     }
@@ -233,11 +236,14 @@ impl InceptionB {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let branch3x3 = self.branch3x3.forward_relu(x.clone());
-        let branch3x3dbl = [&self.branch3x3dbl_2, &self.branch3x3dbl_3]
-            .iter()
-            .fold(self.branch3x3dbl_1.forward_relu(x.clone()), |x, conv| {
-                conv.forward_relu(x)
-            });
+        let branch3x3dbl = chain(
+            &[
+                &self.branch3x3dbl_1,
+                &self.branch3x3dbl_2,
+                &self.branch3x3dbl_3,
+            ],
+            x.clone(),
+        );
         Tensor::cat(vec![branch3x3, branch3x3dbl, max_pool_3x3_stride_2(x)], 1)
     }
 }
@@ -276,8 +282,6 @@ impl InceptionC {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let chain =
-            |convs: &[&ConvBn], x: Tensor<4>| convs.iter().fold(x, |x, conv| conv.forward_relu(x));
         let branch1x1 = self.branch1x1.forward_relu(x.clone());
         let branch7x7 = chain(
             &[&self.branch7x7_1, &self.branch7x7_2, &self.branch7x7_3],
@@ -322,18 +326,16 @@ impl InceptionD {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let branch3x3 = self
-            .branch3x3_2
-            .forward_relu(self.branch3x3_1.forward_relu(x.clone()));
-        let branch7x7x3 = [
-            &self.branch7x7x3_2,
-            &self.branch7x7x3_3,
-            &self.branch7x7x3_4,
-        ]
-        .iter()
-        .fold(self.branch7x7x3_1.forward_relu(x.clone()), |x, conv| {
-            conv.forward_relu(x)
-        });
+        let branch3x3 = chain(&[&self.branch3x3_1, &self.branch3x3_2], x.clone());
+        let branch7x7x3 = chain(
+            &[
+                &self.branch7x7x3_1,
+                &self.branch7x7x3_2,
+                &self.branch7x7x3_3,
+                &self.branch7x7x3_4,
+            ],
+            x.clone(),
+        );
         Tensor::cat(vec![branch3x3, branch7x7x3, max_pool_3x3_stride_2(x)], 1)
     }
 }
@@ -380,8 +382,7 @@ impl InceptionE {
             &self.branch3x3_2b,
         );
         let branch3x3dbl = split(
-            self.branch3x3dbl_2
-                .forward_relu(self.branch3x3dbl_1.forward_relu(x.clone())),
+            chain(&[&self.branch3x3dbl_1, &self.branch3x3dbl_2], x.clone()),
             &self.branch3x3dbl_3a,
             &self.branch3x3dbl_3b,
         );
@@ -442,14 +443,16 @@ impl InceptionV3 {
         if self.transform_input {
             x = transform_input(x);
         }
-        let x = self.conv2d_2b_3x3.forward_relu(
-            self.conv2d_2a_3x3
-                .forward_relu(self.conv2d_1a_3x3.forward_relu(x)),
+        let x = chain(
+            &[
+                &self.conv2d_1a_3x3,
+                &self.conv2d_2a_3x3,
+                &self.conv2d_2b_3x3,
+            ],
+            x,
         );
         let x = max_pool_3x3_stride_2(x);
-        let x = self
-            .conv2d_4a_3x3
-            .forward_relu(self.conv2d_3b_1x1.forward_relu(x));
+        let x = chain(&[&self.conv2d_3b_1x1, &self.conv2d_4a_3x3], x);
         let x = max_pool_3x3_stride_2(x);
         let x = [&self.mixed_5b, &self.mixed_5c, &self.mixed_5d]
             .iter()

@@ -44,7 +44,7 @@ fn imagenet_input() -> [usize; 3] {
     [3, 224, 224]
 }
 
-fn imagenet_classes() -> usize {
+pub(crate) fn imagenet_classes() -> usize {
     1000
 }
 
