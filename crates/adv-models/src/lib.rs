@@ -7,8 +7,8 @@
 //! ([`resnet20`] ... [`resnet110`], akamaster layout), the MNIST CNN of Burn's weight-import
 //! example ([`MnistCnn`]), WideResNets ([`wrn_28_10`], [`wrn_34_10`]) and PreAct-ResNet-18
 //! ([`preact_resnet18`]) in the RobustBench layout, ResNet-18/50 in torchvision's layout
-//! ([`resnet18`], [`resnet50`]), and small networks described by a JSON/TOML
-//! file ([`Sequential`]). [`Ensemble`] averages several models' logits or probabilities.
+//! ([`resnet18`], [`resnet50`]), Inception-v3 in torchvision's layout ([`inception_v3`]), and
+//! small networks described by a JSON/TOML file ([`Sequential`]). [`Ensemble`] averages several models' logits or probabilities.
 //! PyTorch weights load through [`load_weights`]; the key mapping is documented in [`weights`].
 //!
 //! ```
@@ -20,6 +20,8 @@
 
 mod ensemble;
 mod error;
+mod inception;
+mod layers;
 mod mlp;
 mod mnist_cnn;
 mod model;
@@ -34,6 +36,11 @@ mod wide_resnet;
 
 pub use ensemble::{Combine, Ensemble};
 pub use error::{ModelError, Result};
+pub use inception::{
+    INCEPTION_MIN_SIZE, InceptionA, InceptionAux, InceptionB, InceptionC, InceptionD, InceptionE,
+    InceptionV3, InceptionV3Config, inception_v3, inception_v3_key_mapping,
+};
+pub use layers::ConvBn;
 pub use mlp::{Mlp, MlpConfig};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig, mnist_normalization};
 pub use model::{
@@ -49,8 +56,8 @@ pub use resnet_cifar::{
     resnet44, resnet56, resnet110,
 };
 pub use resnet_imagenet::{
-    Block, Downsample, TorchvisionResNet, TorchvisionResNetConfig, imagenet_normalization,
-    resnet18, resnet50, torchvision_resnet_key_mapping,
+    Block, TorchvisionResNet, TorchvisionResNetConfig, imagenet_normalization, resnet18, resnet50,
+    torchvision_resnet_key_mapping,
 };
 pub use sequential::{LayerSpec, Sequential, SequentialConfig};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};

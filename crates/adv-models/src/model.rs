@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch};
 use crate::{
-    CifarResNet, CifarResNetConfig, Mlp, MlpConfig, MnistCnn, MnistCnnConfig, ModelError,
-    Normalization, PreActResNet18, PreActResNet18Config, Result, Sequential, SequentialConfig,
-    SmallCnn, SmallCnnConfig, TorchvisionResNet, TorchvisionResNetConfig, WideResNet,
-    WideResNetConfig,
+    CifarResNet, CifarResNetConfig, InceptionV3, InceptionV3Config, Mlp, MlpConfig, MnistCnn,
+    MnistCnnConfig, ModelError, Normalization, PreActResNet18, PreActResNet18Config, Result,
+    Sequential, SequentialConfig, SmallCnn, SmallCnnConfig, TorchvisionResNet,
+    TorchvisionResNetConfig, WideResNet, WideResNetConfig,
 };
 
 /// The configuration of any built-in architecture.
@@ -38,10 +38,12 @@ pub enum ModelConfig {
     PreactResnet18(PreActResNet18Config),
     /// [`TorchvisionResNet`].
     TorchvisionResnet(TorchvisionResNetConfig),
+    /// [`InceptionV3`].
+    InceptionV3(InceptionV3Config),
 }
 
 /// Names accepted by [`ModelConfig::from_name`].
-pub const ARCHITECTURES: [&str; 13] = [
+pub const ARCHITECTURES: [&str; 14] = [
     "mlp",
     "small-cnn",
     "resnet20",
@@ -55,6 +57,7 @@ pub const ARCHITECTURES: [&str; 13] = [
     "preact-resnet18",
     "torchvision-resnet18",
     "torchvision-resnet50",
+    "inception-v3",
 ];
 
 impl ModelConfig {
@@ -65,10 +68,12 @@ impl ModelConfig {
     /// RobustBench.
     ///
     /// `resnet20` ... `resnet110` (any `resnet<6n+2>`), `torchvision-resnet18`,
-    /// `torchvision-resnet50` and `mnist-cnn` keep the normalization of
+    /// `torchvision-resnet50`, `inception-v3` and `mnist-cnn` keep the normalization of
     /// their published weights (see [`crate::akamaster_normalization`],
     /// [`crate::mnist_normalization`]) when the input has its channel count, and have none
     /// otherwise; [`with_normalization`](Self::with_normalization) replaces it.
+    /// `inception-v3` also keeps torchvision's `transform_input` on 3-channel inputs (see
+    /// [`crate::inception_v3`]).
     pub fn from_name(name: &str, input: [usize; 3], num_classes: usize) -> Result<Self> {
         let keep = |normalization: Option<Normalization>| {
             normalization.filter(|n| n.mean.len() == input[0])
@@ -90,6 +95,16 @@ impl ModelConfig {
                     input,
                     num_classes,
                     normalization: keep(TorchvisionResNetConfig::new(depth).normalization),
+                }))
+            }
+            "inception-v3" => {
+                let default = crate::inception_v3();
+                Ok(ModelConfig::InceptionV3(InceptionV3Config {
+                    input,
+                    num_classes,
+                    transform_input: input[0] == 3,
+                    normalization: keep(default.normalization),
+                    ..default
                 }))
             }
             "mnist-cnn" => {
@@ -160,6 +175,7 @@ impl ModelConfig {
             ModelConfig::WideResNet(config) => config.normalization = normalization,
             ModelConfig::PreactResnet18(config) => config.normalization = normalization,
             ModelConfig::TorchvisionResnet(config) => config.normalization = normalization,
+            ModelConfig::InceptionV3(config) => config.normalization = normalization,
         }
         Ok(self)
     }
@@ -171,6 +187,7 @@ impl ModelConfig {
             ModelConfig::WideResNet(_) => crate::wide_resnet_key_mapping(),
             ModelConfig::PreactResnet18(_) => crate::preact_resnet_key_mapping(),
             ModelConfig::TorchvisionResnet(_) => crate::torchvision_resnet_key_mapping(),
+            ModelConfig::InceptionV3(_) => crate::inception_v3_key_mapping(),
             _ => KeyMapping::identity(),
         }
     }
@@ -186,6 +203,7 @@ impl ModelConfig {
             ModelConfig::WideResNet(_) => "wide-resnet",
             ModelConfig::PreactResnet18(_) => "preact-resnet18",
             ModelConfig::TorchvisionResnet(_) => "torchvision-resnet",
+            ModelConfig::InceptionV3(_) => "inception-v3",
         }
     }
 
@@ -216,6 +234,7 @@ impl ModelConfig {
             ModelConfig::WideResNet(config) => config.input,
             ModelConfig::PreactResnet18(config) => config.input,
             ModelConfig::TorchvisionResnet(config) => config.input,
+            ModelConfig::InceptionV3(config) => config.input,
         }
     }
 
@@ -232,6 +251,7 @@ impl ModelConfig {
             ModelConfig::TorchvisionResnet(config) => {
                 Model::TorchvisionResnet(config.init(device)?)
             }
+            ModelConfig::InceptionV3(config) => Model::InceptionV3(config.init(device)?),
         })
     }
 }
@@ -257,6 +277,8 @@ pub enum Model {
     PreactResnet18(PreActResNet18),
     /// [`TorchvisionResNet`].
     TorchvisionResnet(TorchvisionResNet),
+    /// [`InceptionV3`].
+    InceptionV3(InceptionV3),
 }
 
 impl Model {
@@ -271,6 +293,7 @@ impl Model {
             Model::WideResNet(model) => model.forward(images),
             Model::PreactResnet18(model) => model.forward(images),
             Model::TorchvisionResnet(model) => model.forward(images),
+            Model::InceptionV3(model) => model.forward(images),
         }
     }
 }
@@ -353,9 +376,13 @@ mod tests {
         let device = Device::default();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.bpk");
-        // The wide networks as a narrow WRN-16-2 and the torchvision ones as ResNet-18 on 32x32
-        // images, to keep the files small.
-        let small = |name: &&&str| !name.starts_with("wrn-") && !name.starts_with("torchvision-");
+        // The wide networks as a narrow WRN-16-2, the torchvision ones as ResNet-18 on 32x32
+        // images and Inception-v3 on its smallest input, to keep the files small.
+        let small = |name: &&&str| {
+            !["wrn-", "torchvision-", "inception-"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        };
         let mut configs: Vec<ModelConfig> = ARCHITECTURES
             .iter()
             .filter(small)
@@ -363,6 +390,7 @@ mod tests {
             .map(|name| ModelConfig::from_name(name, [1, 8, 8], 10).unwrap())
             .collect();
         configs.push(ModelConfig::from_name("torchvision-resnet18", [1, 32, 32], 10).unwrap());
+        configs.push(ModelConfig::from_name("inception-v3", [3, 75, 75], 10).unwrap());
         let described = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/architectures/cifar_cnn_a.json"
@@ -411,6 +439,16 @@ mod tests {
                 "{bad}"
             );
         }
+        let inception = ModelConfig::from_name("inception-v3", [3, 299, 299], 1000).unwrap();
+        assert_eq!(inception, ModelConfig::InceptionV3(crate::inception_v3()));
+        assert!(matches!(
+            ModelConfig::from_name("inception-v3", [1, 299, 299], 10).unwrap(),
+            ModelConfig::InceptionV3(InceptionV3Config {
+                normalization: None,
+                transform_input: false,
+                ..
+            })
+        ));
         // Published normalizations only where the channel count fits.
         let grey = ModelConfig::from_name("resnet20", [1, 32, 32], 10).unwrap();
         assert!(matches!(
@@ -433,6 +471,12 @@ mod tests {
         assert!(ModelConfig::from_name("vgg", [1, 8, 8], 10).is_err());
         assert!(
             ModelConfig::from_name("small-cnn", [1, 2, 2], 10)
+                .unwrap()
+                .init(&device)
+                .is_err()
+        );
+        assert!(
+            ModelConfig::from_name("inception-v3", [3, 64, 299], 10)
                 .unwrap()
                 .init(&device)
                 .is_err()

@@ -9,12 +9,13 @@
 //! `linear.*`; `shortcut.0` is our `shortcut` (see [`preact_resnet_key_mapping`]).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::layers::{conv_same, global_average_pool, normalize, pre_activation_residual};
 use crate::weights::KeyMapping;
 use crate::{ModelError, Normalization, Result};
 
@@ -59,7 +60,7 @@ impl PreActResNet18Config {
             ]
         };
         Ok(PreActResNet18 {
-            conv1: conv(c, 64, 3, 1, device),
+            conv1: conv_same(c, 64, 3, 1, device),
             layer1: stage(64, 64, 1),
             layer2: stage(64, 128, 2),
             layer3: stage(128, 256, 2),
@@ -84,15 +85,6 @@ pub fn preact_resnet_key_mapping() -> KeyMapping {
     }
 }
 
-fn conv(input: usize, output: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
-    let pad = kernel / 2;
-    Conv2dConfig::new([input, output], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .with_bias(false)
-        .init(device)
-}
-
 /// bn-relu-conv-bn-relu-conv plus the shortcut, which starts from the activated input when it
 /// is a convolution.
 #[derive(Module, Debug)]
@@ -108,22 +100,21 @@ impl PreActBlock {
     fn new(input: usize, planes: usize, stride: usize, device: &Device) -> Self {
         Self {
             bn1: BatchNormConfig::new(input).init(device),
-            conv1: conv(input, planes, 3, stride, device),
+            conv1: conv_same(input, planes, 3, stride, device),
             bn2: BatchNormConfig::new(planes).init(device),
-            conv2: conv(planes, planes, 3, 1, device),
+            conv2: conv_same(planes, planes, 3, 1, device),
             shortcut: (stride != 1 || input != planes)
-                .then(|| conv(input, planes, 1, stride, device)),
+                .then(|| conv_same(input, planes, 1, stride, device)),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(x.clone()));
-        let shortcut = match &self.shortcut {
-            Some(conv) => conv.forward(out.clone()),
-            None => x,
-        };
-        let out = self.conv1.forward(out);
-        self.conv2.forward(relu(self.bn2.forward(out))) + shortcut
+        pre_activation_residual(
+            x,
+            [&self.bn1, &self.bn2],
+            [&self.conv1, &self.conv2],
+            self.shortcut.as_ref(),
+        )
     }
 }
 
@@ -144,10 +135,7 @@ pub struct PreActResNet18 {
 impl PreActResNet18 {
     /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = match &self.normalization {
-            Some(normalization) => normalization.apply(images),
-            None => images,
-        };
+        let x = normalize(&self.normalization, images);
         let mut x = self.conv1.forward(x);
         for block in self
             .layer1
@@ -159,10 +147,8 @@ impl PreActResNet18 {
             x = block.forward(x);
         }
         let x = relu(self.bn.forward(x));
-        let [n, c, _, _] = x.dims();
         // Global average pooling: `avg_pool2d(out, 4)` of the reference on 32x32 inputs.
-        self.linear
-            .forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+        self.linear.forward(global_average_pool(x))
     }
 }
 

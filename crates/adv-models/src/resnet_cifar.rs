@@ -9,12 +9,13 @@
 //! identity key mapping.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, s};
 use serde::{Deserialize, Serialize};
 
+use crate::layers::{conv_bn_relu, conv_same, global_average_pool, normalize};
 use crate::{ModelError, Normalization, Result};
 
 /// Configuration of a [`CifarResNet`].
@@ -94,7 +95,7 @@ impl CifarResNetConfig {
                 .collect()
         };
         Ok(CifarResNet {
-            conv1: conv3x3(c, 16, 1, device),
+            conv1: conv_same(c, 16, 3, 1, device),
             bn1: BatchNormConfig::new(16).init(device),
             layer1: stage(16, 16, 1),
             layer2: stage(16, 32, 2),
@@ -130,14 +131,6 @@ pub fn resnet110() -> CifarResNetConfig {
     CifarResNetConfig::new(110)
 }
 
-fn conv3x3(input: usize, output: usize, stride: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([input, output], [3, 3])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .with_bias(false)
-        .init(device)
-}
-
 /// conv-bn-relu-conv-bn, plus the shortcut, then relu.
 #[derive(Module, Debug)]
 pub struct BasicBlock {
@@ -153,16 +146,16 @@ pub struct BasicBlock {
 impl BasicBlock {
     fn new(input: usize, planes: usize, stride: usize, device: &Device) -> Self {
         Self {
-            conv1: conv3x3(input, planes, stride, device),
+            conv1: conv_same(input, planes, 3, stride, device),
             bn1: BatchNormConfig::new(planes).init(device),
-            conv2: conv3x3(planes, planes, 1, device),
+            conv2: conv_same(planes, planes, 3, 1, device),
             bn2: BatchNormConfig::new(planes).init(device),
             pad_channels: (stride != 1 || input != planes).then_some(planes / 4),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = conv_bn_relu(&self.conv1, &self.bn1, x.clone());
         let out = self.bn2.forward(self.conv2.forward(out));
         let shortcut = match self.pad_channels {
             None => x,
@@ -193,17 +186,12 @@ pub struct CifarResNet {
 impl CifarResNet {
     /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = match &self.normalization {
-            Some(normalization) => normalization.apply(images),
-            None => images,
-        };
-        let mut x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = normalize(&self.normalization, images);
+        let mut x = conv_bn_relu(&self.conv1, &self.bn1, x);
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3) {
             x = block.forward(x);
         }
-        let [n, c, _, _] = x.dims();
-        self.linear
-            .forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+        self.linear.forward(global_average_pool(x))
     }
 }
 

@@ -11,13 +11,16 @@
 //! [`torchvision_resnet_key_mapping`]).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::layers::{
+    ConvBn, TORCH_BN_EPSILON, conv_bn_relu, conv_same, global_average_pool, normalize,
+};
 use crate::weights::KeyMapping;
 use crate::{ModelError, Normalization, Result};
 
@@ -41,7 +44,7 @@ fn imagenet_input() -> [usize; 3] {
     [3, 224, 224]
 }
 
-fn imagenet_classes() -> usize {
+pub(crate) fn imagenet_classes() -> usize {
     1000
 }
 
@@ -131,7 +134,7 @@ impl TorchvisionResNetConfig {
         let layer3 = stage(256, blocks[2], 2);
         let layer4 = stage(512, blocks[3], 2);
         Ok(TorchvisionResNet {
-            conv1: conv(c, 64, 7, 2, device),
+            conv1: conv_same(c, 64, 7, 2, device),
             bn1: BatchNormConfig::new(64).init(device),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
@@ -147,23 +150,8 @@ impl TorchvisionResNetConfig {
     }
 }
 
-fn conv(input: usize, output: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
-    let pad = kernel / 2;
-    Conv2dConfig::new([input, output], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .with_bias(false)
-        .init(device)
-}
-
-/// The projection shortcut: 1x1 convolution and batch norm.
-#[derive(Module, Debug)]
-pub struct Downsample {
-    conv: Conv2d,
-    bn: BatchNorm,
-}
-
-/// A basic block (two 3x3 convolutions) or, with `conv3`, a bottleneck block (1x1, 3x3, 1x1).
+/// A basic block (two 3x3 convolutions) or, with `conv3`, a bottleneck block (1x1, 3x3, 1x1);
+/// `downsample` is the projection shortcut, a 1x1 convolution and batch norm.
 #[derive(Module, Debug)]
 pub struct Block {
     conv1: Conv2d,
@@ -172,22 +160,25 @@ pub struct Block {
     bn2: BatchNorm,
     conv3: Option<Conv2d>,
     bn3: Option<BatchNorm>,
-    downsample: Option<Downsample>,
+    downsample: Option<ConvBn>,
 }
 
 impl Block {
     fn new(input: usize, planes: usize, expansion: usize, stride: usize, device: &Device) -> Self {
         let output = planes * expansion;
-        let downsample = (stride != 1 || input != output).then(|| Downsample {
-            conv: conv(input, output, 1, stride, device),
-            bn: BatchNormConfig::new(output).init(device),
+        let downsample = (stride != 1 || input != output).then(|| {
+            ConvBn::new(
+                conv_same(input, output, 1, stride, device),
+                TORCH_BN_EPSILON,
+                device,
+            )
         });
         let bn = |channels| BatchNormConfig::new(channels).init(device);
         if expansion == 1 {
             Self {
-                conv1: conv(input, planes, 3, stride, device),
+                conv1: conv_same(input, planes, 3, stride, device),
                 bn1: bn(planes),
-                conv2: conv(planes, planes, 3, 1, device),
+                conv2: conv_same(planes, planes, 3, 1, device),
                 bn2: bn(planes),
                 conv3: None,
                 bn3: None,
@@ -195,11 +186,11 @@ impl Block {
             }
         } else {
             Self {
-                conv1: conv(input, planes, 1, 1, device),
+                conv1: conv_same(input, planes, 1, 1, device),
                 bn1: bn(planes),
-                conv2: conv(planes, planes, 3, stride, device),
+                conv2: conv_same(planes, planes, 3, stride, device),
                 bn2: bn(planes),
-                conv3: Some(conv(planes, output, 1, 1, device)),
+                conv3: Some(conv_same(planes, output, 1, 1, device)),
                 bn3: Some(bn(output)),
                 downsample,
             }
@@ -207,13 +198,13 @@ impl Block {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = conv_bn_relu(&self.conv1, &self.bn1, x.clone());
         let mut out = self.bn2.forward(self.conv2.forward(out));
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
             out = bn3.forward(conv3.forward(relu(out)));
         }
         let identity = match &self.downsample {
-            Some(downsample) => downsample.bn.forward(downsample.conv.forward(x)),
+            Some(downsample) => downsample.forward(x),
             None => x,
         };
         relu(out + identity)
@@ -238,13 +229,10 @@ pub struct TorchvisionResNet {
 impl TorchvisionResNet {
     /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = match &self.normalization {
-            Some(normalization) => normalization.apply(images),
-            None => images,
-        };
+        let x = normalize(&self.normalization, images);
         let x = self
             .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+            .forward(conv_bn_relu(&self.conv1, &self.bn1, x));
         let blocks = self
             .layer1
             .iter()
@@ -252,8 +240,7 @@ impl TorchvisionResNet {
             .chain(&self.layer3)
             .chain(&self.layer4);
         let x = blocks.fold(x, |x, block| block.forward(x));
-        let [n, c, _, _] = x.dims();
-        self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+        self.fc.forward(global_average_pool(x))
     }
 }
 

@@ -16,8 +16,9 @@
 //! 3. `num_batches_tracked` buffers of batch norms are dropped (Burn keeps no such counter).
 //! 4. The architecture's own renames ([`KeyMapping::renames`]) apply, e.g. `0.weight` to
 //!    `layers.0.weight` for a network described by a data file, `convShortcut` to
-//!    `conv_shortcut` for a WideResNet, `shortcut.0` to `shortcut` for PreAct-ResNet-18 and
-//!    `downsample.0`/`.1` to `downsample.conv`/`.bn` for torchvision ResNets.
+//!    `conv_shortcut` for a WideResNet, `shortcut.0` to `shortcut` for PreAct-ResNet-18,
+//!    `downsample.0`/`.1` to `downsample.conv`/`.bn` for torchvision ResNets and `Conv2d_*`,
+//!    `Mixed_*`, `AuxLogits` to `conv2d_*`, `mixed_*`, `aux_logits` for Inception-v3.
 //! 5. Burn's `PyTorchToBurnAdapter` transposes linear weights (`[out, in]` to `[in, out]`) and
 //!    names batch-norm `weight`/`bias` `gamma`/`beta`; enum variant names in our paths are
 //!    skipped.
@@ -182,22 +183,30 @@ fn listing(mut names: Vec<String>) -> String {
     text
 }
 
-/// Each parameter of the model by its Burn path, with its PyTorch name and shape.
-fn pytorch_view<M: Module>(module: &M) -> BTreeMap<String, (String, String)> {
+/// Each parameter of the model by its Burn path, with its PyTorch name (through the export
+/// renames of `mapping`) and shape.
+fn pytorch_view<M: Module>(
+    module: &M,
+    mapping: &KeyMapping,
+) -> Result<BTreeMap<String, (String, String)>> {
     let burn = module.collect(None, None, true);
     let torch = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
-    burn.iter()
+    let (torch, _) = remapper(&mapping.export_renames)?.remap(torch);
+    Ok(burn
+        .iter()
         .zip(&torch)
         .map(|(b, t)| (b.name.clone(), (t.name.clone(), shape_of(t))))
-        .collect()
+        .collect())
 }
 
 /// Turns an incomplete or inconsistent load into an error naming every offending tensor, with
-/// PyTorch's names and shapes.
+/// PyTorch's names and shapes. `found` holds the shapes of the file's tensors by their names in
+/// the file, `file_names` those names by the names the architecture's renames gave them.
 fn check_complete(
     result: &ApplyResult,
     expected: &BTreeMap<String, (String, String)>,
     found: &BTreeMap<String, String>,
+    file_names: &BTreeMap<String, String>,
 ) -> std::result::Result<(), String> {
     let torch_name = |path: &str| {
         expected
@@ -224,7 +233,8 @@ fn check_complete(
         let names = result
             .unused
             .iter()
-            .map(|path| format!("{path} {}", found.get(path).map_or("", String::as_str)))
+            .map(|path| file_names.get(path).unwrap_or(path))
+            .map(|name| format!("{name} {}", found.get(name).map_or("", String::as_str)))
             .collect::<Vec<_>>();
         problems.push(format!(
             "{} unexpected in the file: {}",
@@ -264,20 +274,21 @@ fn check_complete(
 /// of the file has no place in the module, or shapes differ; the module is never partly loaded.
 pub fn load_pytorch<M: Module>(module: M, path: &Path, mapping: &KeyMapping) -> Result<M> {
     let tensors = read_tensors(path)?;
-    let expected = pytorch_view(&module);
+    let expected = pytorch_view(&module, mapping)?;
     let model_paths: Vec<String> = expected.keys().cloned().collect();
     let tensors = unwrap_state_dict(tensors, &model_paths);
     if tensors.is_empty() {
         return Err(ModelError::checkpoint(path, "the file holds no tensors"));
     }
-    let (tensors, _) = remapper(&mapping.renames)?.remap(tensors);
+    let (tensors, renamed) = remapper(&mapping.renames)?.remap(tensors);
+    let file_names: BTreeMap<String, String> = renamed.into_iter().collect();
     let found: BTreeMap<String, String> = tensors
         .iter()
-        .map(|t| (t.name.clone(), shape_of(t)))
+        .map(|t| (file_names[&t.name].clone(), shape_of(t)))
         .collect();
     let mut module = module;
     let result = module.apply(tensors, None, Some(Box::new(PyTorchToBurnAdapter)), true);
-    check_complete(&result, &expected, &found)
+    check_complete(&result, &expected, &found, &file_names)
         .map_err(|problem| ModelError::checkpoint(path, problem))?;
     Ok(module)
 }
@@ -422,6 +433,49 @@ mod tests {
             "4 missing from the file: bn.bias [2], bn.running_mean [2], bn.running_var [2], bn.weight [2]",
             "2 unexpected in the file: extra.bias [1], extra.weight [1, 1]",
             "1 with a different shape: fc.weight (model [2, 3], file [2, 4])",
+        ] {
+            assert!(error.contains(needle), "{needle} not in: {error}");
+        }
+    }
+
+    #[test]
+    fn problems_are_named_as_in_the_file_through_the_renames() {
+        let device = Device::default();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("renamed.safetensors");
+        // PyTorch calls our `fc` `Linear_1`.
+        let mapping = KeyMapping {
+            renames: vec![(r"^Linear_1\.".into(), "fc.".into())],
+            export_renames: vec![(r"^fc\.".into(), "Linear_1.".into())],
+        };
+        #[derive(Module, Debug)]
+        struct Wider {
+            fc: Linear,
+        }
+        let wider = Wider {
+            fc: LinearConfig::new(4, 2).init(&device),
+        };
+        export_safetensors(&wider, &path, &mapping).unwrap();
+        let error = load_pytorch(tiny(&device), &path, &mapping)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("1 with a different shape: Linear_1.weight (model [2, 3], file [2, 4])"),
+            "{error}"
+        );
+        #[derive(Module, Debug)]
+        struct Normalizer {
+            bn: BatchNorm,
+        }
+        let normalizer = Normalizer {
+            bn: BatchNormConfig::new(2).init(&device),
+        };
+        let error = load_pytorch(normalizer, &path, &mapping)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "4 missing from the file: bn.bias [2]",
+            "2 unexpected in the file: Linear_1.bias [2], Linear_1.weight [2, 4]",
         ] {
             assert!(error.contains(needle), "{needle} not in: {error}");
         }

@@ -8,12 +8,13 @@
 //! `bn1.*`, `fc.*`; `convShortcut` is our `conv_shortcut` (see [`wide_resnet_key_mapping`]).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::layers::{conv_same, global_average_pool, normalize, pre_activation_residual};
 use crate::weights::KeyMapping;
 use crate::{ModelError, Normalization, Result};
 
@@ -96,7 +97,7 @@ impl WideResNetConfig {
                 .collect(),
         };
         Ok(WideResNet {
-            conv1: conv(c, widths[0], 3, 1, device),
+            conv1: conv_same(c, widths[0], 3, 1, device),
             block1: group(widths[0], widths[1], 1),
             sub_block1: self.sub_block1.then(|| group(widths[0], widths[1], 1)),
             block2: group(widths[1], widths[2], 2),
@@ -126,15 +127,6 @@ pub fn wide_resnet_key_mapping() -> KeyMapping {
     }
 }
 
-fn conv(input: usize, output: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
-    let pad = kernel / 2;
-    Conv2dConfig::new([input, output], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .with_bias(false)
-        .init(device)
-}
-
 /// A pre-activation block: bn-relu-conv-bn-relu-conv plus the shortcut.
 #[derive(Module, Debug)]
 pub struct WideBlock {
@@ -149,22 +141,21 @@ impl WideBlock {
     fn new(input: usize, output: usize, stride: usize, device: &Device) -> Self {
         Self {
             bn1: BatchNormConfig::new(input).init(device),
-            conv1: conv(input, output, 3, stride, device),
+            conv1: conv_same(input, output, 3, stride, device),
             bn2: BatchNormConfig::new(output).init(device),
-            conv2: conv(output, output, 3, 1, device),
-            conv_shortcut: (input != output).then(|| conv(input, output, 1, stride, device)),
+            conv2: conv_same(output, output, 3, 1, device),
+            conv_shortcut: (input != output).then(|| conv_same(input, output, 1, stride, device)),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let activated = relu(self.bn1.forward(x.clone()));
-        let out = relu(self.bn2.forward(self.conv1.forward(activated.clone())));
-        let out = self.conv2.forward(out);
         // As in the reference: a widening block's shortcut starts from the activated input.
-        match &self.conv_shortcut {
-            Some(shortcut) => shortcut.forward(activated) + out,
-            None => x + out,
-        }
+        pre_activation_residual(
+            x,
+            [&self.bn1, &self.bn2],
+            [&self.conv1, &self.conv2],
+            self.conv_shortcut.as_ref(),
+        )
     }
 }
 
@@ -197,18 +188,14 @@ pub struct WideResNet {
 impl WideResNet {
     /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = match &self.normalization {
-            Some(normalization) => normalization.apply(images),
-            None => images,
-        };
+        let x = normalize(&self.normalization, images);
         let x = self.conv1.forward(x);
         let x = self
             .block3
             .forward(self.block2.forward(self.block1.forward(x)));
         let x = relu(self.bn1.forward(x));
-        let [n, c, _, _] = x.dims();
         // Global average pooling: `avg_pool2d(out, 8)` of the reference on 32x32 inputs.
-        self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+        self.fc.forward(global_average_pool(x))
     }
 }
 
