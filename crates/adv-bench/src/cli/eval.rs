@@ -21,8 +21,9 @@ use super::BackendArgs;
 pub struct EvalArgs {
     /// Built-in architecture: mlp, small-cnn, resnet20, resnet32, resnet44, resnet56,
     /// resnet110 (CIFAR ResNets, akamaster layout), mnist-cnn, wrn-28-10, wrn-34-10 (any
-    /// wrn-DEPTH-WIDTH), preact-resnet18 (RobustBench layout), torchvision-resnet18 or
-    /// torchvision-resnet50 (ImageNet, torchvision layout); may be left out for a
+    /// wrn-DEPTH-WIDTH), preact-resnet18 (RobustBench layout), torchvision-resnet18,
+    /// torchvision-resnet50 or inception-v3 (ImageNet, torchvision layout; inception-v3 takes
+    /// 299x299 images, at least 75x75); may be left out for a
     /// checkpoint written by `train`, whose architecture is in the JSON file beside the weights.
     #[arg(long, conflicts_with = "arch")]
     model: Option<String>,
