@@ -52,11 +52,26 @@ pub enum SuiteOutcome {
 pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcome> {
     suite.check()?;
     let run_dir = &options.run_dir;
+    // Journals, trained models and reports of one folder belong to one suite.
+    let recorded = run_dir.join("suite.json");
+    if recorded.is_file() {
+        let text = std::fs::read_to_string(&recorded).map_err(|e| BenchError::io(&recorded, e))?;
+        if serde_json::from_str::<Suite>(&text).ok().as_ref() != Some(suite) {
+            return Err(BenchError::InvalidArgument(format!(
+                "{} was written for another suite; resume with the same suite, or start a new \
+                 run folder",
+                run_dir.display()
+            )));
+        }
+    }
     let backend = options.device.describe();
     let header = Header::new(suite, options.shard, &backend);
     let (mut journal, records) =
         Journal::open(&run_dir.join(options.shard.journal_name()), &header)?;
-    write_file(&run_dir.join("suite.json"), &to_json(suite)?)?;
+    // Renamed into place, so that a kill never leaves half a suite.json to refuse on resume.
+    let partial = run_dir.join("suite.json.partial");
+    write_file(&partial, &to_json(suite)?)?;
+    std::fs::rename(&partial, &recorded).map_err(|e| BenchError::io(&recorded, e))?;
 
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;

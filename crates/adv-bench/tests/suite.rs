@@ -207,12 +207,35 @@ fn resuming_with_another_suite_and_bad_suites_are_one_line_errors() {
         .replace("limit = 96", "limit = 16");
     std::fs::write(&suite, &small).unwrap();
     run_ok(&["run", path(&suite), "--out", path(&dir)]);
+    let sharded = root.path().join("sharded");
+    run_ok(&[
+        "run",
+        path(&suite),
+        "--out",
+        path(&sharded),
+        "--shard",
+        "1/2",
+    ]);
     std::fs::write(&suite, small.replace("seed = 5", "seed = 6")).unwrap();
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 6] = [
         (
             vec!["run", path(&suite), "--out", path(&dir)],
             "another suite",
         ),
+        // Another shard count (so another journal file) in the folder of another suite: the
+        // trained model there must not be reused.
+        (
+            vec![
+                "run",
+                path(&suite),
+                "--out",
+                path(&sharded),
+                "--shard",
+                "1/3",
+            ],
+            "another suite",
+        ),
+        (vec!["run", "--resume", path(root.path())], "suite.json"),
         (vec!["run", "missing.toml"], "missing.toml"),
         (vec!["run", path(&suite), "--shard", "4/3"], "shard"),
         (vec!["merge", path(root.path())], "no journal"),
