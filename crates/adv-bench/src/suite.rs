@@ -452,6 +452,7 @@ epsilons = [0.1, "8/255"]
 [[threats]]
 norm = "l1"
 epsilons = [12]
+goal = { kind = "targeted", targets = "random" }
 curves = { initial = 0.5, max = 20.0, bisection_steps = 4 }
 
 [[attacks]]
@@ -483,6 +484,7 @@ options = { steps = 5, step_size = "0.25x" }
         assert_eq!(l1.attacks.len(), 1);
         assert_eq!(l1.attacks[0].label(), "pgd-5");
         assert!(l1.epsilon_curves.is_some());
+        assert_eq!(l1.threat.goal, Goal::Targeted(adv_core::TargetSelection::Random));
         let train = suite.models[0].train.as_ref().unwrap();
         assert_eq!(
             (train.config.epochs, train.data.as_str()),
