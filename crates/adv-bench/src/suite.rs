@@ -484,7 +484,10 @@ options = { steps = 5, step_size = "0.25x" }
         assert_eq!(l1.attacks.len(), 1);
         assert_eq!(l1.attacks[0].label(), "pgd-5");
         assert!(l1.epsilon_curves.is_some());
-        assert_eq!(l1.threat.goal, Goal::Targeted(adv_core::TargetSelection::Random));
+        assert_eq!(
+            l1.threat.goal,
+            Goal::Targeted(adv_core::TargetSelection::Random)
+        );
         let train = suite.models[0].train.as_ref().unwrap();
         assert_eq!(
             (train.config.epochs, train.data.as_str()),
