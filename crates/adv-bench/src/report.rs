@@ -81,6 +81,12 @@ pub struct EpsilonCurve {
     /// Per sample, the smallest radius found that breaks it (0: misclassified without attack;
     /// `null`: not broken up to the largest radius).
     pub minimal_epsilons: Vec<Option<f32>>,
+    /// Forward and backward work of the search.
+    #[serde(default)]
+    pub cost: CostCounts,
+    /// Seconds the search took.
+    #[serde(default)]
+    pub wall_time_s: f64,
 }
 
 /// The per-sample worst case over every attack at one epsilon.
@@ -364,6 +370,8 @@ mod tests {
                 attack: "fgsm".into(),
                 accuracy: vec![(0.0, 0.9), (0.5, 0.0)],
                 minimal_epsilons: vec![Some(0.0), Some(0.25), None],
+                cost: CostCounts::default(),
+                wall_time_s: 0.0,
             }],
             warnings: vec![],
             context: RunContext::default(),

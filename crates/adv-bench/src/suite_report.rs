@@ -150,19 +150,29 @@ impl SuiteReport {
         let _ = writeln!(out, "\n## Cost\n");
         let _ = writeln!(
             out,
-            "| model | norm | forward samples | backward samples | time (s) |\n| --- | --- | ---: | ---: | ---: |"
+            "Forward and backward passes in samples, for the fixed-radius attacks and for the \
+             minimal-epsilon searches of the curves.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| model | norm | attacks: forward | backward | time (s) | searches: forward | backward | time (s) |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for e in &self.evaluations {
-            let cost = e
-                .report
-                .results
-                .iter()
-                .fold(CostCounts::default(), |sum, r| sum + r.cost);
-            let seconds: f64 = e.report.results.iter().map(|r| r.wall_time_s).sum();
+            let r = &e.report;
+            let attacks = r.results.iter().map(|a| (a.cost, a.wall_time_s));
+            let searches = r.epsilon_curves.iter().map(|c| (c.cost, c.wall_time_s));
+            let [attacks, searches] = [total(attacks), total(searches)];
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.1} |",
-                e.model, e.report.norm, cost.forward_samples, cost.backward_samples, seconds
+                "| {} | {} | {} | {} | {:.1} | {} | {} | {:.1} |",
+                e.model,
+                r.norm,
+                attacks.0.forward_samples,
+                attacks.0.backward_samples,
+                attacks.1,
+                searches.0.forward_samples,
+                searches.0.backward_samples,
+                searches.1
             );
         }
         if !plots.is_empty() {
@@ -174,7 +184,8 @@ impl SuiteReport {
         for e in &self.evaluations {
             let _ = writeln!(out, "\n## {} under {}\n", e.model, e.report.norm);
             // The evaluation's own report, one heading level down and without its title.
-            for line in e.report.to_markdown().lines().skip(1) {
+            let markdown = e.report.to_markdown();
+            for line in markdown.lines().skip(1).skip_while(|l| l.is_empty()) {
                 if line.starts_with('#') {
                     let _ = writeln!(out, "##{line}");
                 } else {
@@ -323,6 +334,12 @@ impl Leaderboard {
             })
             .collect()
     }
+}
+
+fn total(items: impl Iterator<Item = (CostCounts, f64)>) -> (CostCounts, f64) {
+    items.fold((CostCounts::default(), 0.0), |(cost, seconds), (c, s)| {
+        (cost + c, seconds + s)
+    })
 }
 
 fn csv_field(text: &str) -> String {

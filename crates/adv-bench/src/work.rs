@@ -337,11 +337,17 @@ pub(crate) fn assemble(
                 continue;
             }
             let mut minimal: Vec<Option<f32>> = Vec::with_capacity(samples);
+            let (mut cost, mut seconds) = (CostCounts::default(), 0.0);
             for batch in 0..batches {
-                if let Outcome::MinimalEpsilon { minimal: found, .. } =
-                    get(Unit::MinimalEpsilon { attack: a, batch })?
+                if let Outcome::MinimalEpsilon {
+                    minimal: found,
+                    cost: batch_cost,
+                    wall_time_s,
+                } = get(Unit::MinimalEpsilon { attack: a, batch })?
                 {
                     minimal.extend(found);
+                    cost = cost + *batch_cost;
+                    seconds += wall_time_s;
                 }
             }
             let finite: Vec<f32> = minimal.iter().map(|m| m.unwrap_or(f32::INFINITY)).collect();
@@ -353,6 +359,8 @@ pub(crate) fn assemble(
                     .zip(accuracy_at(&finite, &grid))
                     .collect(),
                 minimal_epsilons: minimal,
+                cost,
+                wall_time_s: seconds,
             });
         }
     }
