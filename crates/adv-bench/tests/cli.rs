@@ -1,31 +1,15 @@
 //! The `adv-bench` binary end to end: train, eval, attacks, and one-line errors.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn adv_bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_adv-bench"))
-        .args(args)
-        .output()
-        .expect("the adv-bench binary runs")
-}
-
-/// Asserts a failure with exactly one line on stderr that contains `needle`.
-fn assert_one_line_error(args: &[&str], needle: &str) {
-    let output = adv_bench(args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{args:?} should fail");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: expected '{needle}' in {stderr}"
-    );
-}
+use common::{assert_one_line_error, read_json, run_ok};
 
 fn train_checkpoint(dir: &Path) -> String {
     let weights = dir.join("digits.bpk");
     let weights = weights.to_str().unwrap().to_owned();
-    let output = adv_bench(&[
+    run_ok(&[
         "train",
         "--data",
         "digits:train",
@@ -34,11 +18,6 @@ fn train_checkpoint(dir: &Path) -> String {
         "--out",
         &weights,
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(
         dir.join("digits.json").is_file(),
         "the architecture sidecar is written"
@@ -51,7 +30,7 @@ fn train_then_eval_writes_the_report_contract() {
     let dir = tempfile::tempdir().unwrap();
     let weights = train_checkpoint(dir.path());
     let json = dir.path().join("report.json");
-    let output = adv_bench(&[
+    let stdout = run_ok(&[
         "eval",
         "--weights",
         &weights,
@@ -70,12 +49,6 @@ fn train_then_eval_writes_the_report_contract() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("| fgsm |") && stdout.contains("| pgd-5 |"),
         "{stdout}"
@@ -123,15 +96,11 @@ fn the_white_box_suite_runs_from_the_command_line() {
             json,
         ];
         all.extend_from_slice(args);
-        let output = adv_bench(&all);
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-        report["results"].as_array().unwrap().clone()
+        run_ok(&all);
+        read_json(json.as_ref())["results"]
+            .as_array()
+            .unwrap()
+            .clone()
     };
     let results = eval(&[
         "--attack",
@@ -217,14 +186,8 @@ fn an_ensemble_of_copies_scores_as_the_model() {
             json,
         ];
         args.extend_from_slice(extra);
-        let output = adv_bench(&args);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        run_ok(&args);
+        let report = read_json(json.as_ref());
         (
             report["clean_accuracy"].clone(),
             report["results"][0]["robust_accuracy"].clone(),
@@ -258,12 +221,9 @@ fn an_ensemble_of_copies_scores_as_the_model() {
 
 #[test]
 fn attacks_lists_the_catalogue() {
-    let output = adv_bench(&["attacks"]);
-    assert!(output.status.success());
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = run_ok(&["attacks"]);
     assert!(stdout.contains("| fgsm | linf, l2 |") && stdout.contains("| pgd | linf, l2, l1 |"));
-    let json = adv_bench(&["attacks", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&run_ok(&["attacks", "--json"])).unwrap();
     assert!(list.as_array().unwrap().iter().any(|a| a["name"] == "pgd"));
 }
 

@@ -1,26 +1,16 @@
 //! `adv-bench eval --attack NAME` reaches every attack of the AutoAttack family, with its
 //! options, and rejects the norms they do not support in one line.
 
-use std::process::{Command, Output};
+mod common;
 
-fn adv_bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_adv-bench"))
-        .args(args)
-        .output()
-        .expect("the adv-bench binary runs")
-}
+use common::{assert_one_line_error, read_json, run_ok};
 
 #[test]
 fn eval_reaches_the_autoattack_family() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("mlp.bpk");
     let weights = weights.to_str().unwrap();
-    let output = adv_bench(&["train", "--model", "mlp", "--epochs", "3", "--out", weights]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_ok(&["train", "--model", "mlp", "--epochs", "3", "--out", weights]);
     let json = dir.path().join("report.json");
     let mut args = vec![
         "eval",
@@ -52,14 +42,8 @@ fn eval_reaches_the_autoattack_family() {
         "l2",
     ]);
     args.extend(["--eps", "0.5", "--json", json.to_str().unwrap()]);
-    let output = adv_bench(&args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    run_ok(&args);
+    let report = read_json(&json);
     let labels: Vec<&str> = report["results"]
         .as_array()
         .unwrap()
@@ -98,21 +82,18 @@ fn eval_reaches_the_autoattack_family() {
         "{square}"
     );
 
-    let output = adv_bench(&[
-        "eval",
-        "--weights",
-        weights,
-        "--data",
-        "digits:test",
-        "--attack",
-        "autoattack",
-        "--norm",
-        "l1",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("autoattack does not support the l1 norm"),
-        "{stderr}"
+    assert_one_line_error(
+        &[
+            "eval",
+            "--weights",
+            weights,
+            "--data",
+            "digits:test",
+            "--attack",
+            "autoattack",
+            "--norm",
+            "l1",
+        ],
+        "autoattack does not support the l1 norm",
     );
 }

@@ -1,15 +1,11 @@
 //! `adv-bench eval` on third-party PyTorch weights: built-in architecture names, architecture
 //! files, normalization. Skipped when `ADV_SHARED_DATA` is unset.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn adv_bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_adv-bench"))
-        .args(args)
-        .output()
-        .expect("the adv-bench binary runs")
-}
+use std::path::{Path, PathBuf};
+
+use common::{assert_one_line_error, read_json, run_ok};
 
 fn shared_data() -> Option<PathBuf> {
     let dir = std::env::var_os("ADV_SHARED_DATA").map(PathBuf::from);
@@ -43,15 +39,8 @@ fn clean_accuracy(data: &Path, extra: &[&str]) -> f64 {
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = adv_bench(&args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    report["clean_accuracy"].as_f64().unwrap()
+    run_ok(&args);
+    read_json(json.as_ref())["clean_accuracy"].as_f64().unwrap()
 }
 
 #[test]
@@ -124,13 +113,6 @@ fn mismatched_models_and_normalizations_are_one_line_errors() {
         ),
     ] {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
-        let output = adv_bench(&args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?} should fail");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(needle),
-            "{args:?}: expected '{needle}' in {stderr}"
-        );
+        assert_one_line_error(&args, needle);
     }
 }

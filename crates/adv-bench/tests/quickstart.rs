@@ -96,7 +96,9 @@ fn quickstart_trains_attacks_and_writes_the_run_folder() {
     for r in [&mut written, &mut expected] {
         r.clean_wall_time_s = 0.0;
         r.results.iter_mut().for_each(|a| a.wall_time_s = 0.0);
-        r.epsilon_curves.iter_mut().for_each(|c| c.wall_time_s = 0.0);
+        r.epsilon_curves
+            .iter_mut()
+            .for_each(|c| c.wall_time_s = 0.0);
     }
     assert_eq!(written, expected);
     let markdown = std::fs::read_to_string(run.join("report.md")).unwrap();

@@ -1,12 +1,16 @@
 //! `adv-bench run` and `merge` end to end: a run killed with SIGKILL and resumed, and a run
 //! spread over shards and merged, both give the report of an uninterrupted run.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use common::{assert_one_line_error, read_json, run_ok};
 
 const SUITE: &str = r#"
 name = "resume-test"
@@ -39,23 +43,6 @@ options = { steps = 40 }
 /// Units of the suite: 6 clean batches, 2 attacks x 3 radii x 6 batches, 2 x 6 searches, checks.
 const UNITS: usize = 6 + 36 + 12 + 1;
 
-fn adv_bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_adv-bench"))
-        .args(args)
-        .output()
-        .expect("the adv-bench binary runs")
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let output = adv_bench(args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -78,8 +65,7 @@ fn report_without_times(dir: &Path) -> Value {
             _ => {}
         }
     }
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("a report was written");
-    let mut report: Value = serde_json::from_str(&text).unwrap();
+    let mut report = read_json(&dir.join("report.json"));
     strip(&mut report);
     report
 }
@@ -182,11 +168,7 @@ fn shards_merge_into_the_uninterrupted_report() {
         let stdout = run_ok(&["run", path(&suite), "--out", path(&dir), "--shard", shard]);
         assert!(stdout.contains("adv-bench merge"), "{stdout}");
     }
-    let incomplete = adv_bench(&["merge", path(&dir)]);
-    let stderr = String::from_utf8_lossy(&incomplete.stderr);
-    assert!(!incomplete.status.success());
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("incomplete"), "{stderr}");
+    assert_one_line_error(&["merge", path(&dir)], "incomplete");
 
     run_ok(&["run", path(&suite), "--out", path(&dir), "--shard", "3/3"]);
     let lines: usize = (1..=3)
@@ -241,11 +223,7 @@ fn resuming_with_another_suite_and_bad_suites_are_one_line_errors() {
         (vec!["merge", path(root.path())], "no journal"),
     ];
     for (args, needle) in cases {
-        let output = adv_bench(&args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_one_line_error(&args, needle);
     }
 }
 
