@@ -134,6 +134,7 @@ pub enum NormalizationSpec {
 
 /// Standard training of a model's architecture on a data set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct TrainSpec {
     /// The training data (`source` syntax of [`DataSpec`]).
     pub data: String,
@@ -141,6 +142,28 @@ pub struct TrainSpec {
     /// `adv-bench train`).
     #[serde(flatten)]
     pub config: TrainConfig,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for TrainSpec {
+    type Error = String;
+
+    /// `data` plus [`TrainConfig`]'s fields; a key that is neither is an error, so that a typo
+    /// cannot silently train with a default.
+    fn try_from(
+        mut table: serde_json::Map<String, serde_json::Value>,
+    ) -> std::result::Result<Self, String> {
+        let data = match table.remove("data") {
+            Some(serde_json::Value::String(data)) => data,
+            _ => return Err("train needs data = \"SOURCE\"".into()),
+        };
+        let known = serde_json::to_value(TrainConfig::default()).map_err(|e| e.to_string())?;
+        if let Some(unknown) = table.keys().find(|key| known.get(key.as_str()).is_none()) {
+            return Err(format!("unknown training setting '{unknown}'"));
+        }
+        let config = serde_json::from_value(serde_json::Value::Object(table))
+            .map_err(|e| format!("training settings: {e}"))?;
+        Ok(Self { data, config })
+    }
 }
 
 /// A norm, its radii, the goal and, optionally, the accuracy-vs-epsilon search.
@@ -520,6 +543,7 @@ options = { steps = 5, step_size = "0.25x" }
                 "ADV_NOT_SET_ANYWHERE",
             ),
             (SUITE.replace("seed = 3", "sead = 3"), "sead"),
+            (SUITE.replace("epochs = 2", "epoch = 2"), "epoch"),
         ];
         for (text, expected) in cases {
             let error = parse(&text).unwrap_err().to_string();
