@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::subset::Stages;
 use crate::{
     ApgdConfig, Attack, AttackError, AttackInput, FabConfig, Result, SquareConfig, StepObserver,
+    check_norm,
 };
 
 /// One attack of the ensemble.
@@ -118,21 +119,8 @@ impl Attack for AutoAttack {
         input: &AttackInput,
         observer: &mut dyn StepObserver,
     ) -> Result<Tensor<4>> {
-        if let Some(attack) = self
-            .attacks
-            .iter()
-            .find(|a| !a.norms().contains(&input.threat.norm))
-        {
-            return Err(AttackError::UnsupportedNorm {
-                attack: attack.name().to_owned(),
-                norm: input.threat.norm,
-                supported: attack
-                    .norms()
-                    .iter()
-                    .map(|n| n.name())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+        for attack in &self.attacks {
+            check_norm(attack.as_ref(), input.threat.norm)?;
         }
         let mut stages = Stages::new(input);
         for attack in &self.attacks {

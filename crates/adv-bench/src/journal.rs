@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::write_file;
 use crate::suite::Suite;
 use crate::work::Record;
 use crate::{BenchError, Result};
@@ -114,7 +115,7 @@ impl Journal {
         } else {
             let mut line = to_line(header)?;
             line.push('\n');
-            write_new(path, &line)?;
+            write_file(path, &line)?;
             Vec::new()
         };
         let file = OpenOptions::new()
@@ -178,13 +179,6 @@ pub(crate) fn read(path: &Path) -> Result<(Header, Vec<Record>, u64)> {
 fn to_line<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
         .map_err(|e| BenchError::InvalidArgument(format!("cannot serialize a record: {e}")))
-}
-
-fn write_new(path: &Path, text: &str) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| BenchError::io(parent, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| BenchError::io(path, e))
 }
 
 #[cfg(test)]

@@ -117,10 +117,7 @@ pub fn ensemble(
     let description = format!(
         "ensemble of {} ({} averaged)",
         names.join(", "),
-        match combine {
-            Combine::Logits => "logits",
-            Combine::Probabilities => "probabilities",
-        }
+        combine.name()
     );
     Ok((
         LoadedModel::Ensemble(Ensemble::new(members, combine, device)?),

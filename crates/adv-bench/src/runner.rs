@@ -15,7 +15,7 @@ use adv_models::{Combine, Model, ModelConfig, load_checkpoint, save_checkpoint};
 use crate::journal::{Header, Journal, Shard, read};
 use crate::models::{ArchitectureChoice, LoadedModel, ensemble, load_model, with_normalization};
 use crate::report::{RunContext, to_json, write_file};
-use crate::suite::{Evaluation, ModelSpec, Suite};
+use crate::suite::{Evaluation, ModelSpec, RECORD, Suite};
 use crate::suite_report::{Environment, SuiteEvaluation, SuiteReport};
 use crate::work::{Outcome, Record, Unit, assemble, check_outcome, run_units, units};
 use crate::{BenchError, Progress, Result};
@@ -53,16 +53,13 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
     suite.check()?;
     let run_dir = &options.run_dir;
     // Journals, trained models and reports of one folder belong to one suite.
-    let recorded = run_dir.join("suite.json");
-    if recorded.is_file() {
-        let text = std::fs::read_to_string(&recorded).map_err(|e| BenchError::io(&recorded, e))?;
-        if serde_json::from_str::<Suite>(&text).ok().as_ref() != Some(suite) {
-            return Err(BenchError::InvalidArgument(format!(
-                "{} was written for another suite; resume with the same suite, or start a new \
-                 run folder",
-                run_dir.display()
-            )));
-        }
+    let recorded = run_dir.join(RECORD);
+    if recorded.is_file() && Suite::recorded_in(run_dir)? != *suite {
+        return Err(BenchError::InvalidArgument(format!(
+            "{} was written for another suite; resume with the same suite, or start a new run \
+             folder",
+            run_dir.display()
+        )));
     }
     let backend = options.device.describe();
     let header = Header::new(suite, options.shard, &backend);
@@ -93,7 +90,7 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
         let owned = mine.len();
         let todo: Vec<Unit> = mine
             .into_iter()
-            .filter(|unit| !done.contains_key(&(e, *unit)))
+            .filter(|unit| !done[e].contains_key(unit))
             .collect();
         pending.push((owned, todo));
     }
@@ -137,7 +134,7 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
                     outcome,
                 };
                 journal.append(&record)?;
-                done.insert((e, unit), record.outcome);
+                done[e].insert(unit, record.outcome);
                 Ok(())
             },
         )?;
@@ -177,24 +174,25 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SuiteReport> {
             files.push(input.clone());
         }
     }
-    let Some(first) = files.first() else {
-        return Err(BenchError::InvalidArgument(
-            "no journal to merge (give run folders or journal-*.jsonl files)".into(),
-        ));
-    };
-    let (header, _, _) = read(first)?;
+    let mut header: Option<Header> = None;
     let mut records = Vec::new();
     for file in &files {
         let (found, file_records, _) = read(file)?;
-        if found.suite != header.suite || found.backend != header.backend {
+        let first = header.get_or_insert_with(|| found.clone());
+        if found.suite != first.suite || found.backend != first.backend {
             return Err(BenchError::InvalidArgument(format!(
                 "{} and {} belong to different suites or backends",
-                first.display(),
+                files[0].display(),
                 file.display()
             )));
         }
         records.extend(file_records);
     }
+    let header = header.ok_or_else(|| {
+        BenchError::InvalidArgument(
+            "no journal to merge (give run folders or journal-*.jsonl files)".into(),
+        )
+    })?;
     let suite = &header.suite;
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;
@@ -204,7 +202,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SuiteReport> {
     Ok(report)
 }
 
-type Outcomes = HashMap<(usize, Unit), Outcome>;
+/// Per evaluation, the outcome of each recorded unit.
+type Outcomes = Vec<HashMap<Unit, Outcome>>;
 
 /// The records as a map, checked against the suite; a unit recorded twice keeps its first
 /// record (shards and resumed runs compute the same one).
@@ -214,7 +213,7 @@ fn collect(
     datasets: &BTreeMap<String, Dataset>,
     records: Vec<Record>,
 ) -> Result<Outcomes> {
-    let mut done = HashMap::with_capacity(records.len());
+    let mut done: Outcomes = vec![HashMap::new(); evaluations.len()];
     for record in records {
         let evaluation = evaluations.get(record.evaluation).ok_or_else(|| {
             BenchError::InvalidArgument(format!(
@@ -225,7 +224,8 @@ fn collect(
         })?;
         let samples = datasets[&suite.models[evaluation.model].data].len();
         check_outcome(&evaluation.plan, samples, record.unit, &record.outcome)?;
-        done.entry((record.evaluation, record.unit))
+        done[record.evaluation]
+            .entry(record.unit)
             .or_insert(record.outcome);
     }
     Ok(done)
@@ -243,13 +243,8 @@ fn report(
         let spec = &suite.models[evaluation.model];
         let data = &datasets[&spec.data];
         let [c, h, w] = data.shape();
-        let outcomes: HashMap<Unit, Outcome> = done
-            .iter()
-            .filter(|((index, _), _)| *index == e)
-            .map(|((_, unit), outcome)| (*unit, outcome.clone()))
-            .collect();
         let mut report =
-            assemble(&evaluation.plan, data.len(), c * h * w, &outcomes).map_err(|error| {
+            assemble(&evaluation.plan, data.len(), c * h * w, &done[e]).map_err(|error| {
                 BenchError::InvalidArgument(format!(
                     "model '{}', threat {}: {error}",
                     spec.name,
@@ -279,13 +274,10 @@ fn report(
 /// The model as reports name it, from its description in the suite alone.
 fn describe_model(spec: &ModelSpec) -> String {
     if !spec.members.is_empty() {
-        let combine = match spec.combine.unwrap_or(Combine::Logits) {
-            Combine::Logits => "logits",
-            Combine::Probabilities => "probabilities",
-        };
         return format!(
-            "ensemble of {} ({combine} averaged)",
-            spec.members.join(", ")
+            "ensemble of {} ({} averaged)",
+            spec.members.join(", "),
+            spec.combine.unwrap_or(Combine::Logits).name()
         );
     }
     let architecture = spec

@@ -66,6 +66,9 @@ pub struct Suite {
     pub attacks: Vec<AttackSpec>,
 }
 
+/// The file in a run folder that records its suite.
+pub(crate) const RECORD: &str = "suite.json";
+
 fn default_batch_size() -> usize {
     128
 }
@@ -294,6 +297,14 @@ impl Suite {
         suite.resolve_paths(base)?;
         suite.check()?;
         Ok(suite)
+    }
+
+    /// The suite a run folder records in its `suite.json` (paths already resolved).
+    pub fn recorded_in(run_dir: &Path) -> Result<Self> {
+        let path = run_dir.join(RECORD);
+        let text = std::fs::read_to_string(&path).map_err(|e| BenchError::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| BenchError::InvalidArgument(format!("{}: {e}", path.display())))
     }
 
     fn resolve_paths(&mut self, base: &Path) -> Result<()> {

@@ -21,6 +21,19 @@ pub enum Combine {
     Probabilities,
 }
 
+impl Combine {
+    /// Every way of combining, for parsers and listings.
+    pub const ALL: [Combine; 2] = [Combine::Logits, Combine::Probabilities];
+
+    /// What is averaged: `logits` or `probabilities` (also the name in files).
+    pub fn name(self) -> &'static str {
+        match self {
+            Combine::Logits => "logits",
+            Combine::Probabilities => "probabilities",
+        }
+    }
+}
+
 /// Several models of the same input shape and class count, evaluated as one.
 #[derive(Debug)]
 pub struct Ensemble {

@@ -295,13 +295,12 @@ fn parse_normalization(text: &str) -> std::result::Result<NormalizationSpec, Str
 }
 
 fn parse_combine(text: &str) -> std::result::Result<Combine, String> {
-    match text {
-        "logits" => Ok(Combine::Logits),
-        "probabilities" => Ok(Combine::Probabilities),
-        other => Err(format!(
-            "unknown ensemble averaging '{other}' (expected logits or probabilities)"
-        )),
-    }
+    Combine::ALL
+        .into_iter()
+        .find(|combine| combine.name() == text)
+        .ok_or_else(|| {
+            format!("unknown ensemble averaging '{text}' (expected logits or probabilities)")
+        })
 }
 
 #[cfg(test)]

@@ -31,13 +31,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let (suite, run_dir) = match (&args.suite, &args.resume) {
-        (_, Some(dir)) => {
-            let path = dir.join("suite.json");
-            let text = std::fs::read_to_string(&path).map_err(|e| BenchError::io(&path, e))?;
-            let suite: Suite = serde_json::from_str(&text)
-                .map_err(|e| BenchError::InvalidArgument(format!("{}: {e}", path.display())))?;
-            (suite, dir.clone())
-        }
+        (_, Some(dir)) => (Suite::recorded_in(dir)?, dir.clone()),
         (Some(file), None) => {
             let suite = Suite::from_file(file)?;
             let dir = args
