@@ -393,11 +393,12 @@ fn single_model(
     let train_data = crate::DataSource::parse(&train_spec.data, None).load()?;
     let config = match &choice.file {
         Some(file) => ModelConfig::from_file(file)?,
-        None => ModelConfig::from_name(
-            choice.name.as_deref().unwrap_or("small-cnn"),
-            train_data.shape(),
-            train_data.num_classes(),
-        )?,
+        None => {
+            let name = choice.name.as_deref().ok_or_else(|| {
+                BenchError::InvalidArgument(format!("model '{}' names no architecture", spec.name))
+            })?;
+            ModelConfig::from_name(name, train_data.shape(), train_data.num_classes())?
+        }
     };
     let config = with_normalization(config, spec.normalization.as_ref())?;
     progress.task(

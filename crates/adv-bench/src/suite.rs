@@ -370,6 +370,16 @@ impl Suite {
                     model.name
                 ));
             }
+            if model.train.is_some()
+                && model.architecture.is_none()
+                && model.architecture_file.is_none()
+            {
+                return bad(format!(
+                    "model '{}' is trained by the suite: name its architecture or \
+                     architecture_file",
+                    model.name
+                ));
+            }
         }
         for attack in &self.attacks {
             let config = attack.config()?;
@@ -555,6 +565,10 @@ options = { steps = 5, step_size = "0.25x" }
             ),
             (SUITE.replace("seed = 3", "sead = 3"), "sead"),
             (SUITE.replace("epochs = 2", "epoch = 2"), "epoch"),
+            (
+                SUITE.replace("architecture = \"mlp\"\n", ""),
+                "name its architecture",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(&text).unwrap_err().to_string();
