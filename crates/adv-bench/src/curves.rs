@@ -8,8 +8,8 @@
 //!   attack, from a single run (the harness's step observer), not one run per iteration count.
 
 use adv_attacks::{Attack, NoObserver, RunOptions, StepObserver, attack_batch};
-use adv_core::burn::tensor::{Bool, Device, Tensor};
-use adv_core::{Batch, Classifier, Dataset, ThreatModel, to_bools};
+use adv_core::burn::tensor::{Bool, Tensor};
+use adv_core::{Batch, Classifier, ThreatModel, to_bools};
 use serde::{Deserialize, Serialize};
 
 use crate::{BenchError, Result};
@@ -61,48 +61,10 @@ impl EpsilonSearch {
     }
 }
 
-/// What a curve is computed on: a model, data, a threat model (its epsilon is replaced),
-/// the harness options (seed, margin), the batch size and the device.
-pub struct CurveInput<'a> {
-    /// The model.
-    pub model: &'a dyn Classifier,
-    /// The samples.
-    pub data: &'a Dataset,
-    /// Norm, box and goal.
-    pub threat: &'a ThreatModel,
-    /// Seed and success margin.
-    pub options: &'a RunOptions,
-    /// Samples per batch.
-    pub batch_size: usize,
-    /// Where to compute.
-    pub device: &'a Device,
-}
-
-/// Per sample, the smallest radius found at which `attack` breaks it: 0 for samples
-/// misclassified without attack, `f32::INFINITY` for samples never broken up to `search.max`.
-/// Attacks that minimize the distance themselves (DeepFool, C&W, FAB) run once at
-/// `search.max` and report the distance they found.
-pub fn minimal_epsilons(
-    attack: &dyn Attack,
-    input: &CurveInput,
-    search: &EpsilonSearch,
-) -> Result<Vec<f32>> {
-    search.check()?;
-    let mut minimal = Vec::with_capacity(input.data.len());
-    for batch in input.data.batches(input.batch_size.max(1), input.device) {
-        minimal.extend(minimal_epsilons_of_batch(
-            attack,
-            input.model,
-            &batch,
-            input.threat,
-            input.options,
-            search,
-        )?);
-    }
-    Ok(minimal)
-}
-
-/// [`minimal_epsilons`] of one batch.
+/// Per sample of `batch`, the smallest radius found at which `attack` breaks it: 0 for
+/// samples misclassified without attack, `f32::INFINITY` for samples never broken up to
+/// `search.max`. Attacks that minimize the distance themselves (DeepFool, C&W, FAB) run once
+/// at `search.max` and report the distance they found.
 pub(crate) fn minimal_epsilons_of_batch(
     attack: &dyn Attack,
     model: &dyn Classifier,
@@ -271,37 +233,14 @@ impl StepCurve {
     }
 }
 
-/// Robust accuracy after each iteration `0..=steps` of an iterative attack (entry 0 is the
-/// starting point), over all of `data`, from one run at radius `epsilon`.
-pub fn accuracy_per_iteration(
-    attack: &dyn Attack,
-    input: &CurveInput,
-    epsilon: f32,
-) -> Result<Vec<f32>> {
-    let mut curve = StepCurve::default();
-    for batch in input.data.batches(input.batch_size.max(1), input.device) {
-        let mut counts = StepCounts::default();
-        let outcome = attack_batch(
-            attack,
-            input.model,
-            &batch,
-            input.threat,
-            &[epsilon],
-            input.options,
-            &mut counts,
-        )?;
-        let correct = outcome.clean_correct.iter().filter(|&&c| c).count();
-        curve.add(batch.ids.len(), correct, counts.into_broken());
-    }
-    Ok(curve.accuracy())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_attacks::{FgsmConfig, PgdConfig};
-    use adv_core::burn::tensor::TensorData;
-    use adv_core::{Norm, to_floats};
+    use adv_attacks::{AttackConfig, FgsmConfig, PgdConfig};
+    use adv_core::burn::tensor::{Device, TensorData};
+    use adv_core::{Dataset, Norm, to_floats};
+
+    use crate::{EvalPlan, EvalReport, Progress, evaluate};
 
     /// Two classes, logits `[0, w.x + b]`: class 1 where `w.x + b > 0`.
     struct Halfspace {
@@ -334,6 +273,27 @@ mod tests {
         Dataset::new(images, labels, [1, 1, d], 2).unwrap()
     }
 
+    /// `evaluate` with one attack at one radius, batches of 4.
+    fn evaluate_one(
+        model: &Halfspace,
+        data: &Dataset,
+        attack: AttackConfig,
+        epsilon: f32,
+        seed: u64,
+        epsilon_curves: Option<EpsilonSearch>,
+    ) -> EvalReport {
+        let plan = EvalPlan {
+            attacks: vec![attack],
+            threat: ThreatModel::new(Norm::Linf, 0.0).unwrap(),
+            epsilons: vec![epsilon],
+            batch_size: 4,
+            seed,
+            confidence: 0.0,
+            epsilon_curves,
+        };
+        evaluate(model, data, &plan, &Device::default(), &Progress::hidden()).unwrap()
+    }
+
     /// FGSM moves a sample of class 1 by -eps sign(w), lowering the score by eps ||w||_1, so
     /// its minimal Linf radius is |w.x + b| / ||w||_1 (the box is far away for these inputs).
     #[test]
@@ -343,24 +303,19 @@ mod tests {
             b: -0.9,
         };
         let data = halfspace_data(&model);
-        let threat = ThreatModel::new(Norm::Linf, 0.0).unwrap();
         let search = EpsilonSearch {
             initial: 0.001,
             max: 1.0,
             bisection_steps: 10,
             skip: Vec::new(),
         };
-        let fgsm = FgsmConfig::default().init();
-        let (options, device) = (RunOptions::default(), Device::default());
-        let input = CurveInput {
-            model: &model,
-            data: &data,
-            threat: &threat,
-            options: &options,
-            batch_size: 4,
-            device: &device,
-        };
-        let found = minimal_epsilons(&fgsm, &input, &search).unwrap();
+        let fgsm = AttackConfig::Fgsm(FgsmConfig::default());
+        let report = evaluate_one(&model, &data, fgsm, 0.1, 0, Some(search));
+        let found: Vec<f32> = report.epsilon_curves[0]
+            .minimal_epsilons
+            .iter()
+            .map(|m| m.unwrap_or(f32::INFINITY))
+            .collect();
         let l1: f32 = model.w.iter().map(|v| v.abs()).sum();
         for (i, &eps) in found.iter().enumerate() {
             let x = data.image(i);
@@ -399,28 +354,29 @@ mod tests {
             b: -0.9,
         };
         let data = halfspace_data(&model);
-        let threat = ThreatModel::new(Norm::Linf, 0.08).unwrap();
-        let pgd = PgdConfig {
+        let config = PgdConfig {
             steps: 10,
             step_size: adv_attacks::StepSize::Relative(0.05),
             ..Default::default()
-        }
-        .init()
-        .unwrap();
+        };
+        let report = evaluate_one(
+            &model,
+            &data,
+            AttackConfig::Pgd(config.clone()),
+            0.08,
+            4,
+            None,
+        );
+        let curve = &report.results[0].accuracy_per_step;
+        let (threat, pgd) = (
+            ThreatModel::new(Norm::Linf, 0.08).unwrap(),
+            config.init().unwrap(),
+        );
         let options = RunOptions {
             seed: 4,
             ..Default::default()
         };
         let device = Device::default();
-        let input = CurveInput {
-            model: &model,
-            data: &data,
-            threat: &threat,
-            options: &options,
-            batch_size: 4,
-            device: &device,
-        };
-        let curve = accuracy_per_iteration(&pgd, &input, 0.08).unwrap();
         assert!(curve.windows(2).all(|w| w[1] <= w[0]), "{curve:?}");
         let mut robust = 0;
         for batch in data.batches(4, &device) {

@@ -27,9 +27,7 @@ mod suite_report;
 mod work;
 
 pub use checks::{Warning, check_model, check_results};
-pub use curves::{
-    CurveInput, EpsilonSearch, accuracy_at, accuracy_per_iteration, minimal_epsilons,
-};
+pub use curves::{EpsilonSearch, accuracy_at};
 pub use error::{BenchError, Result};
 pub use evaluate::{EvalPlan, evaluate};
 pub use journal::Shard;
