@@ -8,22 +8,12 @@ use std::sync::Mutex;
 use adv_attacks::{Bpda, Eot, NoObserver, PgdConfig, RunOptions, attack_batch};
 use adv_core::burn::tensor::{Int, Tensor};
 use adv_core::{Classifier, Loss, Norm, ThreatModel, ints_from, sample_rng, to_floats};
-use common::{Linear, image_batch};
+use common::{Linear, image_batch, pseudo_random};
 use rand::Rng;
 use rand::rngs::StdRng;
 
 const DIMS: usize = 12;
 const CLASSES: usize = 3;
-
-fn pseudo_random(count: usize, seed: u32, low: f32, high: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(2654435761).wrapping_add(12345);
-    (0..count)
-        .map(|_| {
-            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-            low + (high - low) * (state >> 8) as f32 / (1u32 << 24) as f32
-        })
-        .collect()
-}
 
 fn linear() -> Linear {
     Linear {

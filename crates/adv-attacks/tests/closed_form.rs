@@ -7,23 +7,13 @@ use adv_attacks::{
     StepSize, attack_batch,
 };
 use adv_core::{Norm, ThreatModel, to_floats};
-use common::{Linear, batch};
+use common::{Linear, batch, pseudo_random};
 
 fn softmax(z: &[f32]) -> Vec<f32> {
     let max = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
     exp.into_iter().map(|v| v / sum).collect()
-}
-
-fn pseudo_random(count: usize, seed: u32, low: f32, high: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(2654435761).wrapping_add(12345);
-    (0..count)
-        .map(|_| {
-            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-            low + (high - low) * (state >> 8) as f32 / (1u32 << 24) as f32
-        })
-        .collect()
 }
 
 fn run(

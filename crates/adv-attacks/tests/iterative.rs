@@ -7,20 +7,10 @@ use adv_attacks::{
     Attack, BimConfig, DimConfig, MimConfig, NoObserver, RunOptions, TiConfig, attack_batch,
 };
 use adv_core::{Goal, Norm, TargetSelection, ThreatModel, to_floats};
-use common::{Linear, image_batch};
+use common::{Linear, image_batch, pseudo_random};
 
 const SHAPE: [usize; 3] = [2, 6, 6];
 const DIMS: usize = 72;
-
-fn pseudo_random(count: usize, seed: u32, low: f32, high: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(2654435761).wrapping_add(12345);
-    (0..count)
-        .map(|_| {
-            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-            low + (high - low) * (state >> 8) as f32 / (1u32 << 24) as f32
-        })
-        .collect()
-}
 
 fn model() -> Linear {
     Linear {

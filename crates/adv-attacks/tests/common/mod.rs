@@ -72,3 +72,14 @@ pub fn image_batch(images: &[f32], labels: &[usize], [c, h, w]: [usize; 3]) -> B
         ids: (0..n as u64).collect(),
     }
 }
+
+/// `count` values in `[low, high)` from a fixed linear congruential stream keyed by `seed`.
+pub fn pseudo_random(count: usize, seed: u32, low: f32, high: f32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2654435761).wrapping_add(12345);
+    (0..count)
+        .map(|_| {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            low + (high - low) * (state >> 8) as f32 / (1u32 << 24) as f32
+        })
+        .collect()
+}
