@@ -10,23 +10,24 @@
 //! sample halves and its walk restarts from its best point when at most `rho = 0.75` of the
 //! steps since the last checkpoint increased the loss, or when its step size and best loss are
 //! both unchanged since the last checkpoint. Restarts and target classes only see the samples
-//! still unbroken. Each sample keeps the first iterate that fools the model.
+//! still unbroken. The harness keeps each sample's first iterate that fools the model.
 //!
 //! ```
-//! use adv_attacks::ApgdConfig;
-//! let apgd_t = ApgdConfig::targeted().init().unwrap();
-//! let apgd_ce = ApgdConfig { steps: 50, ..ApgdConfig::default() }.init().unwrap();
+//! use adv_attacks::{ApgdConfig, ApgdTConfig};
+//! let apgd_t = ApgdTConfig::default().init().unwrap();
+//! let apgd_ce = ApgdConfig { steps: 50, ..ApgdConfig::default() }.ce().unwrap();
 //! ```
 
 use adv_core::burn::tensor::{Bool, Int, Tensor};
-use adv_core::{Classifier, Loss, Norm, ints_from, per_sample, sample_rng, to_bools};
+use adv_core::{Knowledge, Loss, Norm, per_sample};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::gradient::keep_first_success;
-use crate::subset::{Stages, likely_targets};
-use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
+use crate::{
+    AttackError, AttackInfo, Context, Gradients, Iterative, Observed, Result, Shared, Start,
+    Step, StepInfo, WhiteBox,
+};
 
 /// Added to the DLR denominators, as in the reference.
 const DLR_TINY: f32 = 1e-12;
@@ -46,82 +47,115 @@ pub enum ApgdLoss {
     TargetedDlr,
 }
 
-/// Configuration of [`Apgd`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ApgdConfig {
-    /// Iterations per run (at least 1).
-    pub steps: usize,
-    /// Runs from fresh random starts, each on the samples still unbroken (at least 1).
-    pub restarts: usize,
-    /// The objective.
-    pub loss: ApgdLoss,
-    /// For [`ApgdLoss::TargetedDlr`] under an untargeted goal: how many of the most likely
-    /// other classes are targeted in turn (at least 1; capped at the number of classes - 1).
-    pub target_classes: usize,
-    /// Fraction of loss-increasing steps below which the step size halves (in `(0, 1)`).
-    pub rho: f32,
+adv_core::options! {
+    /// Configuration of APGD-CE and APGD-DLR ([`Apgd`]).
+    pub struct ApgdConfig {
+        /// Iterations per run.
+        steps: usize [Domain::AtLeast(1.0), Label::ValueIfChanged] = 100,
+        /// Runs from fresh random starts, each on the samples still unbroken.
+        restarts: usize [Domain::AtLeast(1.0), Label::Changed] = 1,
+        /// Fraction of loss-increasing steps below which the step size halves.
+        rho: f32 [Domain::OpenUnit, Label::Changed] = 0.75,
+    }
 }
 
-impl Default for ApgdConfig {
-    fn default() -> Self {
-        Self {
-            steps: 100,
-            restarts: 1,
-            loss: ApgdLoss::CrossEntropy,
-            target_classes: 9,
-            rho: 0.75,
-        }
+adv_core::options! {
+    /// Configuration of APGD-T ([`Apgd`] on the targeted DLR loss).
+    pub struct ApgdTConfig {
+        /// Iterations per run.
+        steps: usize [Domain::AtLeast(1.0), Label::ValueIfChanged] = 100,
+        /// Runs per target class, each on the samples still unbroken.
+        restarts: usize [Domain::AtLeast(1.0), Label::Changed] = 1,
+        /// How many of the most likely other classes are targeted in turn (untargeted goal).
+        target_classes: usize [Domain::AtLeast(1.0), Label::Changed] = 9,
+        /// Fraction of loss-increasing steps below which the step size halves.
+        rho: f32 [Domain::OpenUnit, Label::Changed] = 0.75,
     }
 }
 
 impl ApgdConfig {
-    /// APGD-T as AutoAttack's standard version runs it: targeted DLR over the 9 most likely
-    /// other classes, one restart each.
-    pub fn targeted() -> Self {
-        Self {
-            loss: ApgdLoss::TargetedDlr,
-            ..Self::default()
-        }
+    /// APGD on the cross-entropy (APGD-CE).
+    pub fn ce(&self) -> Result<Apgd> {
+        self.build(&CE)
     }
 
-    /// The attack, or an error if the configuration is invalid.
-    pub fn init(&self) -> Result<Apgd> {
-        let name = name(self.loss);
-        if self.steps == 0 || self.restarts == 0 || self.target_classes == 0 {
-            return Err(AttackError::config(
-                name,
-                format!(
-                    "steps ({}), restarts ({}) and target classes ({}) must be at least 1",
-                    self.steps, self.restarts, self.target_classes
-                ),
-            ));
-        }
-        if !(self.rho > 0.0 && self.rho < 1.0) {
-            return Err(AttackError::config(
-                name,
-                format!("rho {} must be in (0, 1)", self.rho),
-            ));
-        }
+    /// APGD on the DLR loss (APGD-DLR).
+    pub fn dlr(&self) -> Result<Apgd> {
+        self.build(&DLR)
+    }
+
+    fn build(&self, info: &'static AttackInfo) -> Result<Apgd> {
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(info.name, problem))?;
         Ok(Apgd {
-            config: self.clone(),
+            info,
+            loss: if info.name == DLR.name { ApgdLoss::Dlr } else { ApgdLoss::CrossEntropy },
+            steps: self.steps,
+            restarts: self.restarts,
+            target_classes: 1,
+            rho: self.rho,
         })
     }
 }
 
-fn name(loss: ApgdLoss) -> &'static str {
-    match loss {
-        ApgdLoss::CrossEntropy => "apgd-ce",
-        ApgdLoss::Dlr => "apgd-dlr",
-        ApgdLoss::TargetedDlr => "apgd-t",
+impl ApgdTConfig {
+    /// APGD-T.
+    pub fn init(&self) -> Result<Apgd> {
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(T.name, problem))?;
+        Ok(Apgd {
+            info: &T,
+            loss: ApgdLoss::TargetedDlr,
+            steps: self.steps,
+            restarts: self.restarts,
+            target_classes: self.target_classes,
+            rho: self.rho,
+        })
     }
 }
 
-/// Auto-PGD (Linf, L2).
+/// Auto-PGD (Linf, L2): APGD-CE, APGD-DLR or APGD-T.
 #[derive(Clone, Debug)]
 pub struct Apgd {
-    config: ApgdConfig,
+    info: &'static AttackInfo,
+    loss: ApgdLoss,
+    steps: usize,
+    restarts: usize,
+    target_classes: usize,
+    rho: f32,
 }
+
+pub(crate) static CE: AttackInfo = AttackInfo {
+    name: "apgd-ce",
+    aliases: &["apgd"],
+    paper: "Croce & Hein, ICML 2020",
+    norms: &[Norm::Linf, Norm::L2],
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<ApgdConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<ApgdConfig>("apgd-ce", settings)?.ce()?)),
+};
+
+pub(crate) static DLR: AttackInfo = AttackInfo {
+    name: "apgd-dlr",
+    aliases: &[],
+    paper: "Croce & Hein, ICML 2020",
+    config: adv_core::ConfigFns::of::<ApgdConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<ApgdConfig>("apgd-dlr", settings)?.dlr()?)),
+    ..CE
+};
+
+pub(crate) static T: AttackInfo = AttackInfo {
+    name: "apgd-t",
+    aliases: &[],
+    paper: "Croce & Hein, ICML 2020 (targeted DLR over the most likely other classes)",
+    config: adv_core::ConfigFns::of::<ApgdTConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<ApgdTConfig>("apgd-t", settings)?.init()?)),
+    ..CE
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&CE, &DLR, &T];
 
 /// The iterations after which the step size is checked: `ceil(p_j * steps)` in the paper,
 /// computed with the reference's integers (first window `floor(0.22 steps)`, each next one
@@ -166,37 +200,59 @@ pub fn targeted_dlr_loss(
     ((target - own) / scale.add_scalar(DLR_TINY)).reshape([n])
 }
 
+crate::row_state! {
+    /// One APGD run: the momentum walk, its best point by loss and the step-size schedule.
+    pub struct ApgdState {
+        /// The class APGD-T aims at in this run (the goal's target otherwise).
+        targets: Option<Tensor<1, Int>>,
+        step: Tensor<1>,
+        x_prev: Tensor<4>,
+        loss_prev: Tensor<1>,
+        x_best: Tensor<4>,
+        grad_best: Tensor<4>,
+        loss_best: Tensor<1>,
+        increases: Tensor<1>,
+        loss_best_at_check: Tensor<1>,
+        halved_at_check: Tensor<1, Bool>,
+        window_start: Shared<usize>,
+    }
+}
+
 impl Apgd {
-    /// The objective of one run: `targets` are those of the goal, or the class APGD-T aims at.
-    fn objective<'a>(
-        &self,
-        labels: &'a Tensor<1, Int>,
-        targets: Option<&'a Tensor<1, Int>>,
-    ) -> impl Fn(Tensor<2>) -> Tensor<1> + 'a {
-        let loss = self.config.loss;
-        move |logits| match (loss, targets) {
+    /// The objective of one run, towards `targets` (those of the goal, or APGD-T's class).
+    fn objective(&self, ctx: &Context, targets: Option<Tensor<1, Int>>) -> impl Fn(Tensor<2>) -> Tensor<1> {
+        let (loss, labels) = (self.loss, ctx.labels().clone());
+        move |logits| match (loss, &targets) {
             (ApgdLoss::CrossEntropy, targets) => {
-                Loss::CrossEntropy.objective(logits, labels, targets)
+                Loss::CrossEntropy.objective(logits, &labels, targets.as_ref())
             }
-            (ApgdLoss::Dlr | ApgdLoss::TargetedDlr, None) => dlr_loss(logits, labels),
+            (ApgdLoss::Dlr | ApgdLoss::TargetedDlr, None) => dlr_loss(logits, &labels),
             (ApgdLoss::Dlr | ApgdLoss::TargetedDlr, Some(targets)) => {
-                targeted_dlr_loss(logits, labels, targets)
+                targeted_dlr_loss(logits, &labels, targets)
             }
+        }
+    }
+
+    /// Target classes in turn: APGD-T under the untargeted goal takes the most likely other
+    /// classes; otherwise one target list (the goal's, or none).
+    fn target_count(&self, ctx: &Context) -> usize {
+        if self.loss == ApgdLoss::TargetedDlr && ctx.targets().is_none() {
+            self.target_classes.min(ctx.likely_target_count()).max(1)
+        } else {
+            1
         }
     }
 
     /// The start of run `draw`: a point on the sphere of radius epsilon, as in the reference
     /// (Linf: uniform noise scaled so its largest entry is epsilon; L2: a Gaussian direction).
-    fn random_start(&self, input: &AttackInput, draw: u64) -> Tensor<4> {
-        let dims = input.images.dims();
+    fn random_start(&self, ctx: &Context, draw: u64) -> Tensor<4> {
+        let dims = ctx.images().dims();
         let len = dims[1] * dims[2] * dims[3];
-        let norm = input.threat.norm;
-        let values = input
-            .sample_ids
-            .iter()
-            .zip(input.epsilon_values)
-            .flat_map(|(&id, &eps)| {
-                let mut rng = sample_rng(input.seed, id, draw);
+        let norm = ctx.norm();
+        let values = (0..ctx.len())
+            .flat_map(|row| {
+                let mut rng = ctx.rng(row, draw);
+                let eps = ctx.epsilon_values()[row];
                 let noise: Vec<f32> = match norm {
                     Norm::Linf => (0..len).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
                     _ => (0..len).map(|_| StandardNormal.sample(&mut rng)).collect(),
@@ -208,150 +264,128 @@ impl Apgd {
                 noise.into_iter().map(move |v| eps * v / (size + 1e-12))
             })
             .collect();
-        adv_core::floats_from(values, dims, &input.images.device())
-    }
-
-    /// One APGD run on every sample of `input`: the examples (the first adversarial iterate, or
-    /// the highest-loss one) and whether each fools the model.
-    fn single_run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        objective: &dyn Fn(Tensor<2>) -> Tensor<1>,
-        draw: u64,
-        observer: &mut dyn StepObserver,
-    ) -> Result<(Tensor<4>, Vec<bool>)> {
-        let norm = input.threat.norm;
-        let x0 = input.images.clone();
-        let mut x = input.project(x0.clone() + self.random_start(input, draw));
-        let evaluated = model.value_and_grad(x.clone(), objective);
-        let mut grad = evaluated.grad;
-        let mut loss_prev = evaluated.values;
-        let mut found = input.is_adversarial(evaluated.logits)?;
-        let mut first_adversarial = x.clone();
-        observer.on_step(0, &found);
-
-        let (mut x_best, mut grad_best, mut loss_best) =
-            (x.clone(), grad.clone(), loss_prev.clone());
-        let mut step = input.epsilons.clone().mul_scalar(2.0);
-        let mut x_prev = x.clone();
-        let mut increases = loss_prev.zeros_like();
-        let mut loss_best_at_check = loss_best.clone();
-        // The reference starts as if the step had just been halved: no stall at the first check.
-        let mut halved_at_check = Tensor::<1, Bool>::full([x0.dims()[0]], true, &x0.device());
-        let checkpoints = apgd_checkpoints(self.config.steps);
-        let mut window_start = 0;
-        for i in 0..self.config.steps {
-            let momentum = if i == 0 { 1.0 } else { 0.75 };
-            let direction = norm.ascent_direction(grad, 1.0);
-            let z = input.project(x.clone() + direction * per_sample(step.clone(), &x));
-            let moved = x.clone()
-                + (z - x.clone()).mul_scalar(momentum)
-                + (x.clone() - x_prev).mul_scalar(1.0 - momentum);
-            x_prev = x;
-            x = input.project(moved);
-
-            let evaluated = model.value_and_grad(x.clone(), objective);
-            grad = evaluated.grad;
-            let loss = evaluated.values;
-            (first_adversarial, found) = keep_first_success(
-                input.is_adversarial(evaluated.logits)?,
-                &x,
-                first_adversarial,
-                found,
-            );
-            increases = increases + loss.clone().greater(loss_prev).float();
-            let improved = loss.clone().greater(loss_best.clone());
-            x_best = x_best.mask_where(per_sample(improved.clone(), &x), x.clone());
-            grad_best = grad_best.mask_where(per_sample(improved.clone(), &grad), grad.clone());
-            loss_best = loss_best.mask_where(improved, loss.clone());
-            loss_prev = loss;
-
-            if checkpoints.contains(&(i + 1)) {
-                let window = (i + 1 - window_start) as f32;
-                window_start = i + 1;
-                let oscillating = increases.clone().lower_equal_elem(window * self.config.rho);
-                let stalled = halved_at_check
-                    .bool_not()
-                    .bool_and(loss_best_at_check.greater_equal(loss_best.clone()));
-                let halve = oscillating.bool_or(stalled);
-                step = step.clone().mask_where(halve.clone(), step.mul_scalar(0.5));
-                x = x.mask_where(per_sample(halve.clone(), &x_best), x_best.clone());
-                grad = grad.mask_where(per_sample(halve.clone(), &grad_best), grad_best.clone());
-                halved_at_check = halve;
-                loss_best_at_check = loss_best.clone();
-                increases = increases.zeros_like();
-            }
-            observer.on_step(i + 1, &found);
-            if found.clone().all().into_scalar::<bool>() {
-                break;
-            }
-        }
-        let examples = x_best.mask_where(
-            per_sample(found.clone(), &first_adversarial),
-            first_adversarial,
-        );
-        Ok((examples, to_bools(found)))
-    }
-
-    /// The runs to make: one target tensor (or none) per run, in order, each with its draw.
-    fn target_runs(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-    ) -> Vec<(Option<Tensor<1, Int>>, u64)> {
-        let restarts = self.config.restarts as u64;
-        let per_target = |t: u64| (0..restarts).map(move |r| t * restarts + r);
-        if self.config.loss != ApgdLoss::TargetedDlr || input.targets.is_some() {
-            return per_target(0)
-                .map(|draw| (input.targets.clone(), draw))
-                .collect();
-        }
-        likely_targets(model, input, self.config.target_classes)
-            .into_iter()
-            .enumerate()
-            .flat_map(|(t, targets)| {
-                let targets = ints_from(&targets, &input.images.device());
-                per_target(t as u64).map(move |draw| (Some(targets.clone()), draw))
-            })
-            .collect()
+        adv_core::floats_from(values, dims, &ctx.images().device())
     }
 }
 
-impl Attack for Apgd {
-    fn name(&self) -> &'static str {
-        name(self.config.loss)
+impl Iterative for Apgd {
+    type Access = Gradients;
+    type State = ApgdState;
+
+    fn info(&self) -> &'static AttackInfo {
+        self.info
     }
 
-    fn norms(&self) -> &'static [Norm] {
-        &[Norm::Linf, Norm::L2]
+    /// Restarts per target class, target classes in turn.
+    fn runs(&self, ctx: &Context) -> usize {
+        self.restarts * self.target_count(ctx)
     }
 
-    fn run(
+    fn steps(&self) -> usize {
+        self.steps
+    }
+
+    fn observes_input(&self) -> bool {
+        true
+    }
+
+    fn start(
         &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        let mut stages = Stages::new(input);
-        for (targets, draw) in self.target_runs(model, input) {
-            let Some(rows) = stages.remaining(input) else {
-                break;
-            };
-            let stage = rows.input(input);
-            let index = ints_from(
-                &rows.rows.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                &stage.images.device(),
-            );
-            let targets = targets.map(|t| t.select(0, index));
-            let objective = self.objective(&stage.labels, targets.as_ref());
-            let mut stage_observer = stages.observer(&rows, observer);
-            let (examples, adversarial) =
-                self.single_run(model, &stage, &objective, draw, &mut stage_observer)?;
-            stage_observer.finish();
-            stages.record(&rows, examples, &adversarial);
+        ctx: &Context,
+        _model: &WhiteBox<'_>,
+        run: usize,
+        _previous: Option<ApgdState>,
+    ) -> Result<Start<ApgdState>> {
+        let targets = match ctx.targets() {
+            Some(targets) => Some(targets.clone()),
+            None if self.loss == ApgdLoss::TargetedDlr => {
+                let rank = run / self.restarts;
+                Some(ctx.likely_targets(rank).ok_or_else(|| {
+                    AttackError::Mismatch(format!("no {}-th likely class to target", rank + 1))
+                })?)
+            }
+            None => None,
+        };
+        let x0 = ctx.images().clone();
+        let x = ctx.project(x0.clone() + self.random_start(ctx, run as u64));
+        let n = ctx.len();
+        let device = x0.device();
+        let zeros = Tensor::<1>::zeros([n], &device);
+        Ok(Start {
+            state: ApgdState {
+                targets,
+                step: ctx.epsilons().clone().mul_scalar(2.0),
+                x_prev: x.clone(),
+                loss_prev: zeros.clone(),
+                x_best: x.clone(),
+                grad_best: x.zeros_like(),
+                loss_best: zeros.clone(),
+                increases: zeros.clone(),
+                loss_best_at_check: zeros,
+                // The reference starts as if the step had just been halved: no stall at the
+                // first check.
+                halved_at_check: Tensor::<1, Bool>::full([n], true, &device),
+                window_start: Shared(0),
+            },
+            iterate: x,
+            observed: Observed::Nothing,
+        })
+    }
+
+    /// Evaluates the loss and gradient at `x` (the reference's evaluation after its previous
+    /// move), updates the best point and, at checkpoints, the step size; then moves.
+    fn step(
+        &self,
+        ctx: &Context,
+        model: &WhiteBox<'_>,
+        s: &mut ApgdState,
+        x: Tensor<4>,
+        info: StepInfo,
+    ) -> Result<Step> {
+        let objective = self.objective(ctx, s.targets.clone());
+        let evaluated = model.value_and_grad(x.clone(), &objective)?;
+        let logits = evaluated.logits;
+        let (mut x, mut grad, loss) = (x, evaluated.grad, evaluated.values);
+        let k = info.step;
+        if k == 0 {
+            (s.x_best, s.grad_best, s.loss_best) = (x.clone(), grad.clone(), loss.clone());
+            s.loss_best_at_check = loss.clone();
+        } else {
+            s.increases = s.increases.clone() + loss.clone().greater(s.loss_prev.clone()).float();
+            let improved = loss.clone().greater(s.loss_best.clone());
+            s.x_best = s.x_best.clone().mask_where(per_sample(improved.clone(), &x), x.clone());
+            s.grad_best = s
+                .grad_best
+                .clone()
+                .mask_where(per_sample(improved.clone(), &grad), grad.clone());
+            s.loss_best = s.loss_best.clone().mask_where(improved, loss.clone());
+            if apgd_checkpoints(self.steps).contains(&k) {
+                let window = (k - s.window_start.0) as f32;
+                s.window_start.0 = k;
+                let oscillating = s.increases.clone().lower_equal_elem(window * self.rho);
+                let stalled = s
+                    .halved_at_check
+                    .clone()
+                    .bool_not()
+                    .bool_and(s.loss_best_at_check.clone().greater_equal(s.loss_best.clone()));
+                let halve = oscillating.bool_or(stalled);
+                s.step = s.step.clone().mask_where(halve.clone(), s.step.clone().mul_scalar(0.5));
+                x = x.mask_where(per_sample(halve.clone(), &s.x_best), s.x_best.clone());
+                grad = grad.mask_where(per_sample(halve.clone(), &s.grad_best), s.grad_best.clone());
+                s.halved_at_check = halve;
+                s.loss_best_at_check = s.loss_best.clone();
+                s.increases = s.increases.zeros_like();
+            }
         }
-        Ok(stages.examples)
+        s.loss_prev = loss;
+        let momentum = if k == 0 { 1.0 } else { 0.75 };
+        let direction = ctx.norm().ascent_direction(grad, 1.0);
+        let z = ctx.project(x.clone() + direction * per_sample(s.step.clone(), &x));
+        let moved = x.clone()
+            + (z - x.clone()).mul_scalar(momentum)
+            + (x.clone() - s.x_prev.clone()).mul_scalar(1.0 - momentum);
+        s.x_prev = x;
+        Ok(Step::with_input_logits(ctx.project(moved), logits))
     }
 }
 
@@ -440,7 +474,7 @@ mod tests {
                 steps: 0,
                 ..Default::default()
             }
-            .init()
+            .ce()
             .is_err()
         );
         assert!(
@@ -448,7 +482,7 @@ mod tests {
                 restarts: 0,
                 ..Default::default()
             }
-            .init()
+            .ce()
             .is_err()
         );
         assert!(
@@ -456,17 +490,17 @@ mod tests {
                 rho: 1.0,
                 ..Default::default()
             }
-            .init()
+            .ce()
             .is_err()
         );
         assert!(
-            ApgdConfig {
+            ApgdTConfig {
                 target_classes: 0,
-                ..ApgdConfig::targeted()
+                ..ApgdTConfig::default()
             }
             .init()
             .is_err()
         );
-        assert_eq!(ApgdConfig::targeted().init().unwrap().name(), "apgd-t");
+        assert_eq!(Iterative::info(&ApgdTConfig::default().init().unwrap()).name, "apgd-t");
     }
 }

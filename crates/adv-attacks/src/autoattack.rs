@@ -6,135 +6,137 @@
 //! The standard version of the reference (fra31/auto-attack, `version='standard'`) runs
 //! APGD-CE (100 iterations, 1 restart), APGD-T (targeted DLR, 100 iterations, the 9 most likely
 //! other classes), FAB-T (9 target classes) and Square (5000 queries) in that order, and so
-//! does [`AutoAttackConfig::standard`].
+//! does [`AutoAttackConfig::default`]; [`AutoAttack::new`] runs any list of attacks the same way.
 //!
 //! ```
 //! use adv_attacks::{Attack, AutoAttackConfig};
-//! let autoattack = AutoAttackConfig::standard().init().unwrap();
-//! assert_eq!(autoattack.name(), "autoattack");
+//! let autoattack = AutoAttackConfig::default().init().unwrap();
+//! assert_eq!(autoattack.info().name, "autoattack");
 //! ```
 
-use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Norm, to_bools};
-use serde::{Deserialize, Serialize};
+use adv_core::{Knowledge, Norm};
 
-use crate::subset::Stages;
 use crate::{
-    ApgdConfig, Attack, AttackError, AttackInput, FabConfig, Result, SquareConfig, StepObserver,
-    check_norm,
+    ApgdConfig, ApgdTConfig, Attack, AttackError, AttackInfo, FabConfig, Result, Session,
+    SquareConfig,
 };
 
-/// One attack of the ensemble.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "attack", rename_all = "kebab-case")]
-pub enum AutoAttackComponent {
-    /// [`crate::Apgd`] (APGD-CE, APGD-DLR or APGD-T, after its loss).
-    Apgd(ApgdConfig),
-    /// [`crate::Fab`] (FAB-T).
-    Fab(FabConfig),
-    /// [`crate::Square`].
-    Square(SquareConfig),
-}
-
-impl AutoAttackComponent {
-    fn build(&self) -> Result<Box<dyn Attack>> {
-        Ok(match self {
-            AutoAttackComponent::Apgd(config) => Box::new(config.init()?),
-            AutoAttackComponent::Fab(config) => Box::new(config.init()?),
-            AutoAttackComponent::Square(config) => Box::new(config.init()?),
-        })
-    }
-}
-
-/// Configuration of [`AutoAttack`]: the attacks, in the order they run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AutoAttackConfig {
-    /// The ensemble (at least one attack).
-    pub attacks: Vec<AutoAttackComponent>,
-}
-
-impl Default for AutoAttackConfig {
-    fn default() -> Self {
-        Self::standard()
+adv_core::options! {
+    /// Configuration of the standard [`AutoAttack`].
+    pub struct AutoAttackConfig {
+        /// Iterations of APGD-CE, APGD-T and FAB-T.
+        steps: usize [Domain::AtLeast(1.0), Label::Changed] = 100,
+        /// Restarts of APGD-CE, and per target class of APGD-T and FAB-T.
+        restarts: usize [Domain::AtLeast(1.0), Label::Changed] = 1,
+        /// Query budget of Square per sample.
+        queries: u64 [Domain::AtLeast(1.0), Label::Changed] = 5000,
     }
 }
 
 impl AutoAttackConfig {
-    /// The standard version: APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5000
-    /// queries).
-    pub fn standard() -> Self {
-        Self {
-            attacks: vec![
-                AutoAttackComponent::Apgd(ApgdConfig::default()),
-                AutoAttackComponent::Apgd(ApgdConfig::targeted()),
-                AutoAttackComponent::Fab(FabConfig::default()),
-                AutoAttackComponent::Square(SquareConfig::default()),
-            ],
-        }
-    }
-
-    /// The attack, or an error if the list is empty or an attack's configuration is invalid.
+    /// The standard ensemble with these settings: APGD-CE, APGD-T (9 targets), FAB-T (9
+    /// targets), Square.
     pub fn init(&self) -> Result<AutoAttack> {
-        if self.attacks.is_empty() {
-            return Err(AttackError::config(
-                "autoattack",
-                "the ensemble needs at least one attack",
-            ));
-        }
-        let attacks = self
-            .attacks
-            .iter()
-            .map(AutoAttackComponent::build)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(AutoAttack { attacks })
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(INFO.name, problem))?;
+        let (steps, restarts) = (self.steps, self.restarts);
+        AutoAttack::new(vec![
+            Box::new(
+                ApgdConfig {
+                    steps,
+                    restarts,
+                    ..ApgdConfig::default()
+                }
+                .ce()?,
+            ),
+            Box::new(
+                ApgdTConfig {
+                    steps,
+                    restarts,
+                    ..ApgdTConfig::default()
+                }
+                .init()?,
+            ),
+            Box::new(
+                FabConfig {
+                    steps,
+                    restarts,
+                    ..FabConfig::default()
+                }
+                .init()?,
+            ),
+            Box::new(
+                SquareConfig {
+                    queries: self.queries,
+                    ..SquareConfig::default()
+                }
+                .init()?,
+            ),
+        ])
     }
 }
 
-/// The AutoAttack ensemble (Linf, L2).
+/// The AutoAttack ensemble (Linf, L2): its attacks in order, each on the samples no earlier one
+/// broke.
 pub struct AutoAttack {
     attacks: Vec<Box<dyn Attack>>,
 }
 
+impl AutoAttack {
+    /// An ensemble of `attacks` run in order (at least one; each must support the norms the
+    /// ensemble is run under).
+    pub fn new(attacks: Vec<Box<dyn Attack>>) -> Result<Self> {
+        if attacks.is_empty() {
+            return Err(AttackError::config(
+                INFO.name,
+                "the ensemble needs at least one attack",
+            ));
+        }
+        Ok(Self { attacks })
+    }
+}
+
 impl std::fmt::Debug for AutoAttack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self.attacks.iter().map(|a| a.name()).collect();
+        let names: Vec<_> = self.attacks.iter().map(|a| a.info().name).collect();
         f.debug_struct("AutoAttack")
             .field("attacks", &names)
             .finish()
     }
 }
 
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "autoattack",
+    aliases: &["aa"],
+    paper: "Croce & Hein, ICML 2020 (standard: APGD-CE, APGD-T, FAB-T, Square)",
+    norms: &[Norm::Linf, Norm::L2],
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<AutoAttackConfig>(),
+    build: |settings| {
+        Ok(Box::new(
+            adv_core::configure::<AutoAttackConfig>("autoattack", settings)?.init()?,
+        ))
+    },
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
+
 impl Attack for AutoAttack {
-    fn name(&self) -> &'static str {
-        "autoattack"
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
-    fn norms(&self) -> &'static [Norm] {
-        &[Norm::Linf, Norm::L2]
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
+    /// Every attack in turn on the same session: the harness keeps the samples each one
+    /// broke out of the next.
+    fn run(&self, session: &mut Session<'_>) -> Result<()> {
         for attack in &self.attacks {
-            check_norm(attack.as_ref(), input.threat.norm)?;
-        }
-        let mut stages = Stages::new(input);
-        for attack in &self.attacks {
-            let Some(rows) = stages.remaining(input) else {
+            if session.remaining() == 0 {
                 break;
-            };
-            let stage = rows.input(input);
-            let mut stage_observer = stages.observer(&rows, observer);
-            let examples = stage.project(attack.run(model, &stage, &mut stage_observer)?);
-            stage_observer.finish();
-            // Judged as the harness will judge the final example: projected, by the model.
-            let adversarial = to_bools(stage.is_adversarial(model.forward(examples.clone()))?);
-            stages.record(&rows, examples, &adversarial);
+            }
+            attack.run(session)?;
         }
-        Ok(stages.examples)
+        Ok(())
     }
 }

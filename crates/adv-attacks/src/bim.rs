@@ -12,41 +12,32 @@
 //! let bim = BimConfig { steps: 20, ..Default::default() }.init().unwrap();
 //! ```
 
-use adv_core::{Loss, Norm};
-use serde::{Deserialize, Serialize};
+use adv_core::{Knowledge, Loss, Norm};
 
-use crate::Result;
 use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::{AttackError, AttackInfo, Result};
 
-/// Configuration of [`Bim`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BimConfig {
-    /// Number of gradient steps (at least 1).
-    pub steps: usize,
-    /// Length of each step.
-    pub step_size: StepSize,
-    /// The loss that is climbed.
-    pub loss: Loss,
-    /// For L1: fraction of coordinates moved per step (the largest gradient entries).
-    pub l1_fraction: f32,
-}
-
-impl Default for BimConfig {
-    fn default() -> Self {
-        Self {
-            steps: 10,
-            step_size: StepSize::EpsOverSteps,
-            loss: Loss::CrossEntropy,
-            l1_fraction: 0.01,
-        }
+adv_core::options! {
+    /// Configuration of [`Bim`].
+    pub struct BimConfig {
+        /// Number of gradient steps.
+        steps: usize [Domain::AtLeast(1.0), Label::Value] = 10,
+        /// Step length: eps/steps (the steps together reach the sphere), auto, an absolute
+        /// value, or a multiple of epsilon such as 0.25x.
+        step_size: StepSize [Domain::Any, Label::Changed] = StepSize::EpsOverSteps,
+        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
+        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+        /// For L1: fraction of coordinates moved per step (the largest gradient entries).
+        l1_fraction: f32 [Domain::UnitAboveZero, Label::Changed] = 0.01,
     }
 }
 
 impl BimConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Bim> {
+        adv_core::Options::check_domains(self).map_err(|problem| AttackError::config(INFO.name, problem))?;
         let ascent = GradientAscent {
+            info: &INFO,
             steps: self.steps,
             step_size: self.step_size,
             random_start: false,
@@ -56,7 +47,7 @@ impl BimConfig {
             diversity: None,
             smoothing: None,
         };
-        ascent.check("bim")?;
+        ascent.check()?;
         Ok(Bim { ascent })
     }
 }
@@ -67,7 +58,21 @@ pub struct Bim {
     ascent: GradientAscent,
 }
 
-ascent_attack!(Bim, "bim", &Norm::ALL);
+ascent_attack!(Bim);
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "bim",
+    aliases: &["i-fgsm"],
+    paper: "Kurakin, Goodfellow & Bengio, ICLR 2017 (workshop)",
+    norms: &Norm::ALL,
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<BimConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<BimConfig>("bim", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 #[cfg(test)]
 mod tests {

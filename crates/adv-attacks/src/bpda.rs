@@ -20,7 +20,7 @@
 //! ```
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, ValueAndGrad};
+use adv_core::{Classifier, DrawKey, ModelTraits, ValueAndGrad};
 
 /// A differentiable stand-in for a preprocessing on the backward pass.
 pub type Surrogate = Box<dyn Fn(Tensor<4>) -> Tensor<4> + Send + Sync>;
@@ -63,14 +63,27 @@ where
         self.model.forward((self.preprocess)(images))
     }
 
+    /// Differentiable through the approximate backward pass; randomized if the model is.
+    fn traits(&self) -> ModelTraits {
+        ModelTraits {
+            differentiable: true,
+            ..self.model.traits()
+        }
+    }
+
+    fn forward_keyed(&self, images: Tensor<4>, keys: &[DrawKey]) -> Tensor<2> {
+        self.model.forward_keyed((self.preprocess)(images), keys)
+    }
+
     fn value_and_grad(
         &self,
         images: Tensor<4>,
+        keys: &[DrawKey],
         objective: &dyn Fn(Tensor<2>) -> Tensor<1>,
     ) -> ValueAndGrad {
-        let evaluated = self
-            .model
-            .value_and_grad((self.preprocess)(images.clone()), objective);
+        let evaluated =
+            self.model
+                .value_and_grad((self.preprocess)(images.clone()), keys, objective);
         let grad = match &self.surrogate {
             None => evaluated.grad,
             Some(surrogate) => {

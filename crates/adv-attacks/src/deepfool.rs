@@ -18,61 +18,34 @@
 //! let deepfool = DeepFoolConfig { overshoot: 0.05, ..Default::default() }.init().unwrap();
 //! ```
 
-use adv_core::burn::tensor::{Bool, Int, Tensor};
-use adv_core::{Classifier, Norm, per_sample};
-use serde::{Deserialize, Serialize};
+use adv_core::burn::tensor::{Int, Tensor};
+use adv_core::{Knowledge, Loss, Norm, ints_from, per_sample};
 
-use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
+use crate::{
+    AttackError, AttackInfo, Context, Gradients, Iterative, Observed, Result, Start, Step,
+    StepInfo, WhiteBox,
+};
 
 /// Smallest norm treated as non-zero when dividing by a norm.
 const TINY: f32 = 1e-12;
 
-/// Configuration of [`DeepFool`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DeepFoolConfig {
-    /// Largest number of linearization steps (at least 1).
-    pub steps: usize,
-    /// Relative extra length of the final perturbation (finite, non-negative).
-    pub overshoot: f32,
-    /// Number of most likely classes considered, the true class included (at least 2).
-    pub candidates: usize,
-}
-
-impl Default for DeepFoolConfig {
-    fn default() -> Self {
-        Self {
-            steps: 50,
-            overshoot: 0.02,
-            candidates: 10,
-        }
+adv_core::options! {
+    /// Configuration of [`DeepFool`].
+    pub struct DeepFoolConfig {
+        /// Largest number of linearization steps.
+        steps: usize [Domain::AtLeast(1.0), Label::Value] = 50,
+        /// Relative extra length of the final perturbation.
+        overshoot: f32 [Domain::NonNegative, Label::Changed] = 0.02,
+        /// Number of most likely classes considered, the true class included.
+        candidates: usize [Domain::AtLeast(2.0), Label::Changed] = 10,
     }
 }
 
 impl DeepFoolConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<DeepFool> {
-        if self.steps == 0 {
-            return Err(AttackError::config("deepfool", "steps must be at least 1"));
-        }
-        if !(self.overshoot.is_finite() && self.overshoot >= 0.0) {
-            return Err(AttackError::config(
-                "deepfool",
-                format!(
-                    "overshoot {} must be finite and non-negative",
-                    self.overshoot
-                ),
-            ));
-        }
-        if self.candidates < 2 {
-            return Err(AttackError::config(
-                "deepfool",
-                format!(
-                    "candidates {} must be at least 2 (the true class and one other)",
-                    self.candidates
-                ),
-            ));
-        }
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(INFO.name, problem))?;
         Ok(DeepFool {
             config: self.clone(),
         })
@@ -85,136 +58,175 @@ pub struct DeepFool {
     config: DeepFoolConfig,
 }
 
-impl Attack for DeepFool {
-    fn minimizes_distance(&self) -> bool {
-        true
-    }
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "deepfool",
+    aliases: &[],
+    paper: "Moosavi-Dezfooli, Fawzi & Frossard, CVPR 2016",
+    norms: &[Norm::L2, Norm::Linf],
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: true,
+    config: adv_core::ConfigFns::of::<DeepFoolConfig>(),
+    build: |settings| {
+        Ok(Box::new(
+            adv_core::configure::<DeepFoolConfig>("deepfool", settings)?.init()?,
+        ))
+    },
+};
 
-    fn name(&self) -> &'static str {
-        "deepfool"
-    }
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
-    fn norms(&self) -> &'static [Norm] {
-        &[Norm::L2, Norm::Linf]
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        let norm = input.threat.norm;
-        let x0 = input.images.clone();
-        let n = x0.dims()[0];
-        let mut logits = model.forward(x0.clone());
-        let classes = logits.dims()[1];
-        if classes < 2 {
-            return Err(AttackError::Mismatch(format!(
-                "deepfool needs two classes or more, the model has {classes}"
-            )));
-        }
-        let others = other_classes(
-            logits.clone(),
-            &input.labels,
-            self.config.candidates.min(classes) - 1,
-        );
-        let scale = 1.0 + self.config.overshoot;
-        let mut total = x0.zeros_like();
-        let mut x = x0.clone();
-        let mut found = Tensor::<1, Bool>::full([n], false, &x0.device());
-        for step in 0..=self.config.steps {
-            found = found.bool_or(input.is_adversarial(logits.clone())?);
-            observer.on_step(step, &found);
-            if step == self.config.steps || found.clone().all().into_scalar::<bool>() {
-                break;
-            }
-            // The nearest linearized boundary: the smallest |f_k| / ||w_k||_* over candidates.
-            let mut nearest: Option<(Tensor<1>, Tensor<1>, Tensor<4>)> = None;
-            for (class, reference) in self.boundaries(&logits, &others, input) {
-                let difference = |z: Tensor<2>| pick(z.clone(), &class) - pick(z, &reference);
-                let evaluated = model.value_and_grad(x.clone(), &difference);
-                let dual = match norm {
-                    Norm::Linf => Norm::L1,
-                    _ => Norm::L2,
-                };
-                let distance = evaluated.values.clone().abs()
-                    / dual.norms(evaluated.grad.clone()).clamp_min(TINY);
-                nearest = Some(match nearest {
-                    None => (distance, evaluated.values, evaluated.grad),
-                    Some((best, values, grad)) => {
-                        let closer = distance.clone().lower(best.clone());
-                        (
-                            best.mask_where(closer.clone(), distance),
-                            values.mask_where(closer.clone(), evaluated.values),
-                            grad.clone()
-                                .mask_where(per_sample(closer, &grad), evaluated.grad),
-                        )
-                    }
-                });
-            }
-            let (_, values, grad) = nearest.expect("at least one candidate class");
-            let length = values.abs().add_scalar(1e-4);
-            let step_vector = match norm {
-                Norm::Linf => {
-                    let l1 = Norm::L1.norms(grad.clone()).clamp_min(TINY);
-                    grad.sign() * per_sample(length / l1, &x0)
-                }
-                _ => {
-                    let squared = Norm::L2.norms(grad.clone()).square().clamp_min(TINY);
-                    grad * per_sample(length / squared, &x0)
-                }
-            };
-            let moving = per_sample(found.clone().bool_not().float(), &x0);
-            total = total + step_vector * moving;
-            x = input
-                .threat
-                .bounds
-                .clip(x0.clone() + total.clone().mul_scalar(scale));
-            logits = model.forward(x.clone());
-        }
-        Ok(x)
+crate::row_state! {
+    /// DeepFool's state: the accumulated step and the candidate classes of each row.
+    pub struct DeepFoolState {
+        total: Tensor<4>,
+        others: Tensor<2, Int>,
     }
 }
 
-impl DeepFool {
-    /// The `(class, reference)` pairs whose logit difference `z_class - z_reference` is pushed
-    /// to zero: every candidate against the true class, or the target against the strongest
-    /// other class.
-    fn boundaries(
+impl Iterative for DeepFool {
+    type Access = Gradients;
+    type State = DeepFoolState;
+
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
+    }
+
+    fn steps(&self) -> usize {
+        self.config.steps
+    }
+
+    fn queries_per_step(&self) -> u64 {
+        self.config.candidates as u64
+    }
+
+    fn observes_input(&self) -> bool {
+        true
+    }
+
+    fn stops_at_success(&self) -> bool {
+        true
+    }
+
+    fn start(
         &self,
-        logits: &Tensor<2>,
-        others: &Tensor<2, Int>,
-        input: &AttackInput,
-    ) -> Vec<(Tensor<1, Int>, Tensor<1, Int>)> {
-        match &input.targets {
-            Some(targets) => {
-                let strongest = other_classes(logits.clone(), targets, 1).squeeze_dim::<1>(1);
-                vec![(targets.clone(), strongest)]
+        ctx: &Context,
+        _model: &WhiteBox<'_>,
+        _run: usize,
+        _previous: Option<DeepFoolState>,
+    ) -> Result<Start<DeepFoolState>> {
+        let x0 = ctx.images().clone();
+        let count = self.config.candidates - 1;
+        let rows: Vec<Vec<usize>> = (0..ctx.len()).map(|row| ctx.likely_classes(row)).collect();
+        let count = rows.iter().map(Vec::len).min().unwrap_or(0).min(count);
+        if count == 0 {
+            return Err(AttackError::Mismatch(
+                "deepfool needs two classes or more".into(),
+            ));
+        }
+        let flat: Vec<i64> = rows
+            .iter()
+            .flat_map(|classes| classes[..count].iter().map(|&c| c as i64))
+            .collect();
+        let others = ints_from(&flat, &x0.device()).reshape([ctx.len(), count]);
+        Ok(Start {
+            state: DeepFoolState {
+                total: x0.zeros_like(),
+                others,
+            },
+            iterate: x0,
+            observed: Observed::Clean,
+        })
+    }
+
+    fn step(
+        &self,
+        ctx: &Context,
+        model: &WhiteBox<'_>,
+        state: &mut DeepFoolState,
+        x: Tensor<4>,
+        _info: StepInfo,
+    ) -> Result<Step> {
+        let norm = ctx.norm();
+        let dual = match norm {
+            Norm::Linf => Norm::L1,
+            _ => Norm::L2,
+        };
+        // The nearest linearized boundary: the smallest |f_k| / ||w_k||_* over candidates.
+        let mut nearest: Option<(Tensor<1>, Tensor<1>, Tensor<4>)> = None;
+        let mut logits = None;
+        for boundary in self.boundaries(ctx, &state.others) {
+            let difference = |z: Tensor<2>| match &boundary {
+                Boundary::Pair(class, reference) => pick(z.clone(), class) - pick(z, reference),
+                // z_t - max_{j != t} z_j: its gradient is that of z_t - z_r for the strongest
+                // other class r at `x`.
+                Boundary::Target(target) => Loss::Margin.objective(z, target, None).neg(),
+            };
+            let evaluated = model.value_and_grad(x.clone(), &difference)?;
+            logits.get_or_insert(evaluated.logits);
+            let distance = evaluated.values.clone().abs()
+                / dual.norms(evaluated.grad.clone()).clamp_min(TINY);
+            nearest = Some(match nearest {
+                None => (distance, evaluated.values, evaluated.grad),
+                Some((best, values, grad)) => {
+                    let closer = distance.clone().lower(best.clone());
+                    (
+                        best.mask_where(closer.clone(), distance),
+                        values.mask_where(closer.clone(), evaluated.values),
+                        grad.clone()
+                            .mask_where(per_sample(closer, &grad), evaluated.grad),
+                    )
+                }
+            });
+        }
+        let (_, values, grad) = nearest.expect("at least one candidate class");
+        let length = values.abs().add_scalar(1e-4);
+        let step_vector = match norm {
+            Norm::Linf => {
+                let l1 = Norm::L1.norms(grad.clone()).clamp_min(TINY);
+                grad.sign() * per_sample(length / l1, &x)
             }
+            _ => {
+                let squared = Norm::L2.norms(grad.clone()).square().clamp_min(TINY);
+                grad * per_sample(length / squared, &x)
+            }
+        };
+        state.total = state.total.clone() + step_vector;
+        let scale = 1.0 + self.config.overshoot;
+        let next = ctx
+            .bounds()
+            .clip(ctx.images().clone() + state.total.clone().mul_scalar(scale));
+        Ok(Step::with_input_logits(
+            next,
+            logits.expect("at least one candidate class"),
+        ))
+    }
+}
+
+/// A linearized boundary: `z_class - z_reference`, or the target against the strongest other
+/// class.
+enum Boundary {
+    Pair(Tensor<1, Int>, Tensor<1, Int>),
+    Target(Tensor<1, Int>),
+}
+
+impl DeepFool {
+    /// The boundaries whose logit difference is pushed to zero: every candidate against the
+    /// true class, or, for the targeted goal, the target against the strongest other class.
+    fn boundaries(&self, ctx: &Context, others: &Tensor<2, Int>) -> Vec<Boundary> {
+        match ctx.targets() {
+            Some(targets) => vec![Boundary::Target(targets.clone())],
             None => {
                 let [n, count] = others.dims();
                 (0..count)
                     .map(|k| {
                         let class = others.clone().slice([0..n, k..k + 1]).squeeze_dim::<1>(1);
-                        (class, input.labels.clone())
+                        Boundary::Pair(class, ctx.labels().clone())
                     })
                     .collect()
             }
         }
     }
-}
-
-/// The `count` classes with the largest logits other than `excluded`, most likely first.
-fn other_classes(logits: Tensor<2>, excluded: &Tensor<1, Int>, count: usize) -> Tensor<2, Int> {
-    let [n, classes] = logits.dims();
-    let columns = Tensor::<1, Int>::arange(0..classes as i64, &logits.device())
-        .reshape([1, classes])
-        .expand([n, classes]);
-    let own = columns.equal(excluded.clone().reshape([n, 1]).expand([n, classes]));
-    let masked = logits.mask_fill(own, f32::NEG_INFINITY);
-    let order = masked.argsort_descending(1);
-    order.slice([0..n, 0..count.min(classes - 1)])
 }
 
 /// `z[i, classes[i]]` per sample.
@@ -228,26 +240,6 @@ fn pick(logits: Tensor<2>, classes: &Tensor<1, Int>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_core::burn::tensor::Device;
-    use adv_core::{floats_from, ints_from, to_ints};
-
-    #[test]
-    fn other_classes_skip_the_excluded_one_in_order() {
-        let logits = floats_from(
-            vec![0.1, 3.0, 2.0, -1.0, 5.0, 0.0, 1.0, 2.0],
-            [2, 4],
-            &Device::default(),
-        );
-        let excluded = ints_from(&[1, 0], &Device::default());
-        assert_eq!(
-            to_ints(other_classes(logits.clone(), &excluded, 2)),
-            vec![2, 0, 3, 2]
-        );
-        assert_eq!(
-            to_ints(other_classes(logits, &excluded, 9)),
-            vec![2, 0, 3, 3, 2, 1]
-        );
-    }
 
     #[test]
     fn invalid_configs_are_errors() {

@@ -18,51 +18,39 @@
 //! ```
 
 use adv_core::burn::tensor::{Device, Tensor};
-use adv_core::{Loss, Norm, floats_from, sample_rng};
+use adv_core::{Knowledge, Loss, Norm, floats_from};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::gradient::{GradientAscent, StepSize, ascent_attack};
-use crate::{AttackError, AttackInput, Result};
+use crate::{AttackError, AttackInfo, Context, Result};
 
-/// Configuration of [`Dim`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DimConfig {
-    /// Number of gradient steps (at least 1).
-    pub steps: usize,
-    /// Length of each step.
-    pub step_size: StepSize,
-    /// Momentum decay (0: no momentum).
-    pub decay: f32,
-    /// Probability that a sample is transformed at a step, in `[0, 1]`.
-    pub probability: f32,
-    /// Smallest size of the resized copy as a fraction of the image size, in `(0, 1]`.
-    pub resize_rate: f32,
-    /// The loss that is climbed.
-    pub loss: Loss,
-    /// For L1: fraction of coordinates moved per step (the largest gradient entries).
-    pub l1_fraction: f32,
-}
-
-impl Default for DimConfig {
-    fn default() -> Self {
-        Self {
-            steps: 10,
-            step_size: StepSize::EpsOverSteps,
-            decay: 1.0,
-            probability: 0.5,
-            resize_rate: 0.9,
-            loss: Loss::CrossEntropy,
-            l1_fraction: 0.01,
-        }
+adv_core::options! {
+    /// Configuration of [`Dim`].
+    pub struct DimConfig {
+        /// Number of gradient steps.
+        steps: usize [Domain::AtLeast(1.0), Label::Value] = 10,
+        /// Step length (default eps/steps).
+        step_size: StepSize [Domain::Any, Label::Changed] = StepSize::EpsOverSteps,
+        /// Momentum decay (0: DI2-FGSM without momentum).
+        decay: f32 [Domain::NonNegative, Label::Changed] = 1.0,
+        /// Probability that a sample is resized and padded at a step.
+        diversity_prob: f32 [Domain::Unit, Label::Changed] = 0.5,
+        /// Smallest size of the resized copy, as a fraction of the image size.
+        resize_rate: f32 [Domain::UnitAboveZero, Label::Changed] = 0.9,
+        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
+        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+        /// For L1: fraction of coordinates moved per step (the largest gradient entries).
+        l1_fraction: f32 [Domain::UnitAboveZero, Label::Changed] = 0.01,
     }
 }
 
 impl DimConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Dim> {
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(INFO.name, problem))?;
         let ascent = GradientAscent {
+            info: &INFO,
             steps: self.steps,
             step_size: self.step_size,
             random_start: false,
@@ -70,12 +58,12 @@ impl DimConfig {
             l1_fraction: self.l1_fraction,
             momentum: Some(self.decay),
             diversity: Some(InputDiversity {
-                probability: self.probability,
+                probability: self.diversity_prob,
                 resize_rate: self.resize_rate,
             }),
             smoothing: None,
         };
-        ascent.check("dim")?;
+        ascent.check()?;
         Ok(Dim { ascent })
     }
 }
@@ -86,7 +74,21 @@ pub struct Dim {
     ascent: GradientAscent,
 }
 
-ascent_attack!(Dim, "dim", &Norm::ALL);
+ascent_attack!(Dim);
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "dim",
+    aliases: &["di-fgsm", "di-mim"],
+    paper: "Xie et al., CVPR 2019",
+    norms: &Norm::ALL,
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<DimConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<DimConfig>("dim", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 /// The random resize-and-pad transformation of DIM.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,19 +117,17 @@ impl InputDiversity {
         Ok(())
     }
 
-    /// The transformation of every sample of `input` at draw `draw` (one per step).
-    pub fn draw(&self, input: &AttackInput, draw: u64) -> Resampling {
-        let [_, channels, height, width] = input.images.dims();
-        let layouts: Vec<Option<Layout>> = input
-            .sample_ids
-            .iter()
-            .map(|&id| {
-                let mut rng = sample_rng(input.seed, id, draw);
+    /// The transformation of every row of `ctx` at draw `draw` (one per step).
+    pub fn draw(&self, ctx: &Context, draw: u64) -> Resampling {
+        let [_, channels, height, width] = ctx.images().dims();
+        let layouts: Vec<Option<Layout>> = (0..ctx.len())
+            .map(|row| {
+                let mut rng = ctx.rng(row, draw);
                 rng.random_bool(f64::from(self.probability))
                     .then(|| Layout::draw(&mut rng, self.resize_rate, height, width))
             })
             .collect();
-        Resampling::new(&layouts, channels, height, width, &input.images.device())
+        Resampling::new(&layouts, channels, height, width, &ctx.images().device())
     }
 }
 
@@ -225,7 +225,7 @@ impl Resampling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_core::to_floats;
+    use adv_core::{sample_rng, to_floats};
 
     fn image(n: usize, height: usize, width: usize) -> Tensor<4> {
         let values = (0..n * height * width).map(|v| v as f32 + 1.0).collect();
@@ -288,7 +288,7 @@ mod tests {
     fn invalid_configs_are_errors() {
         assert!(
             DimConfig {
-                probability: 1.5,
+                diversity_prob: 1.5,
                 ..Default::default()
             }
             .init()

@@ -17,7 +17,7 @@
 //! ```
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, ValueAndGrad};
+use adv_core::{Classifier, DrawKey, ModelTraits, ValueAndGrad};
 
 use crate::{AttackError, Result};
 
@@ -47,14 +47,37 @@ impl<C: Classifier> Classifier for Eot<C> {
         self.inner.forward(images)
     }
 
+    fn traits(&self) -> ModelTraits {
+        self.inner.traits()
+    }
+
+    fn forward_keyed(&self, images: Tensor<4>, keys: &[DrawKey]) -> Tensor<2> {
+        self.inner.forward_keyed(images, keys)
+    }
+
+    /// Draw `j` of the query with key `(sample, d)` is the inner model's draw
+    /// `(sample, d * draws + j)`, so every query gets draws of its own.
     fn value_and_grad(
         &self,
         images: Tensor<4>,
+        keys: &[DrawKey],
         objective: &dyn Fn(Tensor<2>) -> Tensor<1>,
     ) -> ValueAndGrad {
-        let mut total = self.inner.value_and_grad(images.clone(), objective);
-        for _ in 1..self.draws {
-            let draw = self.inner.value_and_grad(images.clone(), objective);
+        let keys_of = |j: usize| -> Vec<DrawKey> {
+            keys.iter()
+                .map(|key| DrawKey {
+                    sample: key.sample,
+                    draw: key.draw.wrapping_mul(self.draws as u64).wrapping_add(j as u64),
+                })
+                .collect()
+        };
+        let mut total = self
+            .inner
+            .value_and_grad(images.clone(), &keys_of(0), objective);
+        for j in 1..self.draws {
+            let draw = self
+                .inner
+                .value_and_grad(images.clone(), &keys_of(j), objective);
             total.logits = total.logits + draw.logits;
             total.values = total.values + draw.values;
             total.grad = total.grad + draw.grad;

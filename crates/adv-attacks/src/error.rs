@@ -1,4 +1,4 @@
-use adv_core::{CoreError, Norm};
+use adv_core::{CoreError, Knowledge, Norm, OptionError};
 
 /// Errors of `adv-attacks`.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,37 @@ pub enum AttackError {
     /// Arguments that do not fit together, such as batch sizes.
     #[error("{0}")]
     Mismatch(String),
+    /// An unknown option or a value outside its range.
+    #[error(transparent)]
+    Option(OptionError),
+    /// A query that would take a sample past the threat model's query budget.
+    #[error("sample {sample} has spent its budget of {budget} queries")]
+    BudgetExhausted {
+        /// The sample's index in its data set.
+        sample: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// An attack that needs more access to the model than the threat model grants.
+    #[error("{attack} needs {needs:?} access, and the threat model grants only {allowed:?}")]
+    KnowledgeExceeded {
+        /// The attack.
+        attack: String,
+        /// The access it needs.
+        needs: Knowledge,
+        /// What the threat model allows.
+        allowed: Knowledge,
+    },
+    /// Two configurations that a report would show under one label.
+    #[error("two attacks are labelled '{label}' ({first} and {second}): a leaderboard would merge them")]
+    DuplicateLabel {
+        /// The label.
+        label: String,
+        /// The first configuration.
+        first: String,
+        /// The second.
+        second: String,
+    },
 }
 
 impl AttackError {

@@ -23,65 +23,40 @@
 //! ```
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{
-    Classifier, Norm, bools_from, floats_from, ints_from, sample_rng, to_bools, to_floats, to_ints,
-};
+use adv_core::{Knowledge, Norm, floats_from, ints_from, to_floats};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
-use serde::{Deserialize, Serialize};
 
-use crate::subset::{Stages, likely_targets};
-use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
+use crate::{
+    AttackError, AttackInfo, Context, Gradients, Iterative, Observed, Result, Shared, Start,
+    Step, StepInfo, WhiteBox,
+};
 
-/// Configuration of [`Fab`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FabConfig {
-    /// Iterations per run (at least 1).
-    pub steps: usize,
-    /// Runs per target class (at least 1); the first starts at the clean image.
-    pub restarts: usize,
-    /// How many of the most likely other classes are targeted in turn (at least 1).
-    pub target_classes: usize,
-    /// Largest weight of the step from the clean image (in `[0, 1]`).
-    pub alpha_max: f32,
-    /// Overshoot of the projections (at least 1).
-    pub eta: f32,
-    /// Pull-back towards the clean image after a success (in `(0, 1]`).
-    pub beta: f32,
-}
-
-impl Default for FabConfig {
-    fn default() -> Self {
-        Self {
-            steps: 100,
-            restarts: 1,
-            target_classes: 9,
-            alpha_max: 0.1,
-            eta: 1.05,
-            beta: 0.9,
-        }
+adv_core::options! {
+    /// Configuration of [`Fab`].
+    pub struct FabConfig {
+        /// Iterations per run.
+        steps: usize [Domain::AtLeast(1.0), Label::ValueIfChanged] = 100,
+        /// Runs per target class; the first starts at the clean image.
+        restarts: usize [Domain::AtLeast(1.0), Label::Changed] = 1,
+        /// How many of the most likely other classes are targeted in turn (untargeted goal).
+        target_classes: usize [Domain::AtLeast(1.0), Label::Changed] = 9,
+        /// Largest weight of the step from the clean image.
+        alpha_max: f32 [Domain::Unit, Label::Changed] = 0.1,
+        /// Overshoot of the projections.
+        eta: f32 [Domain::AtLeast(1.0), Label::Changed] = 1.05,
+        /// Pull-back towards the clean image after a success.
+        beta: f32 [Domain::UnitAboveZero, Label::Changed] = 0.9,
     }
 }
 
 impl FabConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Fab> {
-        let bad = |problem: String| Err(AttackError::config("fab-t", problem));
-        if self.steps == 0 || self.restarts == 0 || self.target_classes == 0 {
-            return bad(format!(
-                "steps ({}), restarts ({}) and target classes ({}) must be at least 1",
-                self.steps, self.restarts, self.target_classes
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.alpha_max) {
-            return bad(format!("alpha_max {} must be in [0, 1]", self.alpha_max));
-        }
-        if !(self.eta.is_finite() && self.eta >= 1.0) {
-            return bad(format!("eta {} must be finite and at least 1", self.eta));
-        }
-        if !(self.beta > 0.0 && self.beta <= 1.0) {
-            return bad(format!("beta {} must be in (0, 1]", self.beta));
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(INFO.name, problem))?;
+        if !self.eta.is_finite() {
+            return Err(AttackError::config(INFO.name, format!("eta {} must be finite", self.eta)));
         }
         Ok(Fab {
             config: self.clone(),
@@ -94,6 +69,20 @@ impl FabConfig {
 pub struct Fab {
     config: FabConfig,
 }
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "fab-t",
+    aliases: &["fab"],
+    paper: "Croce & Hein, ICML 2020 (targeted FAB over the most likely other classes)",
+    norms: &[Norm::Linf, Norm::L2],
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: true,
+    config: adv_core::ConfigFns::of::<FabConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<FabConfig>("fab-t", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 /// The smallest perturbation `d` (in `norm`, Linf or L2) with `w . (p + d) = b` and `p + d` in
 /// `[lower, upper]`; where the box does not reach the hyperplane, the box point closest to it.
@@ -164,190 +153,148 @@ fn norm_of(norm: Norm, values: &[f32]) -> f32 {
     }
 }
 
+crate::row_state! {
+    /// One FAB run: the class each row aims at.
+    pub struct FabState {
+        targets: Vec<i64>,
+        restart: Shared<usize>,
+    }
+}
+
 impl Fab {
-    /// One run on every sample of `input` towards `targets`: the closest examples found and
-    /// their distances (infinite where none was found).
-    fn single_run(
+    /// Target lists in turn: the goal's targets, or the most likely other classes.
+    fn target_count(&self, ctx: &Context) -> usize {
+        match ctx.targets() {
+            Some(_) => 1,
+            None => self.config.target_classes.min(ctx.likely_target_count()).max(1),
+        }
+    }
+}
+
+impl Iterative for Fab {
+    type Access = Gradients;
+    type State = FabState;
+
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
+    }
+
+    fn runs(&self, ctx: &Context) -> usize {
+        self.config.restarts * self.target_count(ctx)
+    }
+
+    fn steps(&self) -> usize {
+        self.config.steps
+    }
+
+    fn needs_verdict(&self) -> bool {
+        true
+    }
+
+    fn start(
         &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        targets: &[i64],
-        restart: usize,
-        draw: u64,
-        observer: &mut dyn StepObserver,
-    ) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
-        let dims = input.images.dims();
-        let (n, d) = (dims[0], dims[1] * dims[2] * dims[3]);
-        let device = input.images.device();
-        let norm = input.threat.norm;
-        let (lower, upper) = (input.threat.bounds.lower, input.threat.bounds.upper);
-        let x0 = to_floats(input.images.clone());
-        let clean = |i: usize| &x0[i * d..(i + 1) * d];
-        let mut best: Vec<Vec<f32>> = (0..n).map(|i| clean(i).to_vec()).collect();
-        let mut distance = vec![f32::INFINITY; n];
-        let mut x: Vec<Vec<f32>> = (0..n)
-            .map(|i| {
-                if restart == 0 {
-                    return clean(i).to_vec();
-                }
-                let mut rng = sample_rng(input.seed, input.sample_ids[i], draw);
+        ctx: &Context,
+        _model: &WhiteBox<'_>,
+        run: usize,
+        _previous: Option<FabState>,
+    ) -> Result<Start<FabState>> {
+        let (rank, restart) = (run / self.config.restarts, run % self.config.restarts);
+        let targets = match ctx.targets() {
+            Some(targets) => targets.clone(),
+            None => ctx.likely_targets(rank).ok_or_else(|| {
+                AttackError::Mismatch(format!("no {}-th likely class to target", rank + 1))
+            })?,
+        };
+        let targets = adv_core::to_ints(targets);
+        let state = FabState {
+            targets,
+            restart: Shared(restart),
+        };
+        if restart == 0 {
+            return Ok(Start {
+                state,
+                iterate: ctx.images().clone(),
+                observed: Observed::Clean,
+            });
+        }
+        let dims = ctx.images().dims();
+        let d = dims[1] * dims[2] * dims[3];
+        let norm = ctx.norm();
+        let bounds = ctx.bounds();
+        let x0 = to_floats(ctx.images().clone());
+        let values: Vec<f32> = (0..ctx.len())
+            .flat_map(|i| {
+                let mut rng = ctx.rng(i, run as u64);
                 let noise: Vec<f32> = match norm {
                     Norm::Linf => (0..d).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
                     _ => (0..d).map(|_| StandardNormal.sample(&mut rng)).collect(),
                 };
-                // Half of min(best distance, eps) in the reference, whose best distance starts infinite.
-                let radius = 0.5 * input.epsilon_values[i] / (norm_of(norm, &noise) + 1e-12);
-                clean(i)
+                // Half of min(best distance, eps) in the reference, whose best distance starts
+                // infinite.
+                let radius = 0.5 * ctx.epsilon_values()[i] / (norm_of(norm, &noise) + 1e-12);
+                x0[i * d..(i + 1) * d]
                     .iter()
-                    .zip(&noise)
-                    .map(|(x, t)| (x + radius * t).clamp(lower, upper))
-                    .collect()
+                    .zip(noise)
+                    .map(|(x, t)| (x + radius * t).clamp(bounds.lower, bounds.upper))
+                    .collect::<Vec<_>>()
             })
             .collect();
-        let within = |distance: &[f32]| -> Vec<bool> {
-            distance
-                .iter()
-                .zip(input.epsilon_values)
-                .map(|(&r, &eps)| r <= eps)
-                .collect()
-        };
-        let (eta, alpha_max, beta) = (self.config.eta, self.config.alpha_max, self.config.beta);
-        for step in 0..self.config.steps {
-            let active: Vec<usize> = (0..n)
-                .filter(|&i| distance[i] > input.epsilon_values[i])
-                .collect();
-            if active.is_empty() {
-                break;
-            }
-            let index = ints_from(
-                &active.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                &device,
-            );
-            let batch = floats_from(
-                active.iter().flat_map(|&i| x[i].clone()).collect(),
-                [active.len(), dims[1], dims[2], dims[3]],
-                &device,
-            );
-            let (y, t) = (
-                input.labels.clone().select(0, index.clone()),
-                ints_from(
-                    &active.iter().map(|&i| targets[i]).collect::<Vec<_>>(),
-                    &device,
-                ),
-            );
-            let m = active.len();
-            let objective = |logits: Tensor<2>| {
-                let gap = logits.clone().gather(1, t.clone().reshape([m, 1]))
-                    - logits.gather(1, y.clone().reshape([m, 1]));
-                gap.reshape([m])
-            };
-            let evaluated = model.value_and_grad(batch, &objective);
-            let (gaps, grads) = (to_floats(evaluated.values), to_floats(evaluated.grad));
-            for (k, &i) in active.iter().enumerate() {
-                let w = &grads[k * d..(k + 1) * d];
-                let b = x[i].iter().zip(w).map(|(x, w)| x * w).sum::<f32>() - gaps[k];
-                let d1 = project_on_hyperplane(norm, &x[i], w, b, lower, upper);
-                let d2 = project_on_hyperplane(norm, clean(i), w, b, lower, upper);
-                let (a1, a2) = (norm_of(norm, &d1).max(1e-8), norm_of(norm, &d2).max(1e-8));
-                let alpha = (a1 / (a1 + a2)).clamp(0.0, alpha_max);
-                for j in 0..d {
-                    let moved = (x[i][j] + eta * d1[j]) * (1.0 - alpha)
-                        + (clean(i)[j] + eta * d2[j]) * alpha;
-                    x[i][j] = moved.clamp(lower, upper);
-                }
-            }
-            let moved = floats_from(
-                active.iter().flat_map(|&i| x[i].clone()).collect(),
-                [m, dims[1], dims[2], dims[3]],
-                &device,
-            );
-            // The criterion of the threat model decides (the reference: any misclassification).
-            let goal_targets = input
-                .targets
-                .clone()
-                .map(|all| all.select(0, index.clone()));
-            let adversarial = to_bools(input.criterion.is_adversarial(
-                model.forward(moved),
-                y.clone(),
-                goal_targets.as_ref(),
-            )?);
-            for (k, &i) in active.iter().enumerate() {
-                if !adversarial[k] {
-                    continue;
-                }
-                let delta: Vec<f32> = x[i].iter().zip(clean(i)).map(|(a, b)| a - b).collect();
-                let size = norm_of(norm, &delta);
-                if size < distance[i] {
-                    distance[i] = size;
-                    best[i] = x[i].clone();
-                }
-                for (value, (c, dv)) in x[i].iter_mut().zip(clean(i).iter().zip(&delta)) {
-                    *value = c + beta * dv;
-                }
-            }
-            observer.on_step(step, &bools_from(&within(&distance), &device));
-        }
-        Ok((best, distance))
-    }
-}
-
-impl Attack for Fab {
-    fn minimizes_distance(&self) -> bool {
-        true
+        Ok(Start {
+            state,
+            iterate: floats_from(values, dims, &ctx.images().device()),
+            observed: Observed::Nothing,
+        })
     }
 
-    fn name(&self) -> &'static str {
-        "fab-t"
-    }
-
-    fn norms(&self) -> &'static [Norm] {
-        &[Norm::Linf, Norm::L2]
-    }
-
-    fn run(
+    /// Pulls the adversarial rows back towards the clean image (they were recorded), then
+    /// moves towards the projections of the linearized boundary.
+    fn step(
         &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        let target_lists = match &input.targets {
-            Some(targets) => vec![to_ints(targets.clone())],
-            None => likely_targets(model, input, self.config.target_classes),
-        };
-        let dims = input.images.dims();
-        let mut stages = Stages::new(input);
-        for (t, targets) in target_lists.iter().enumerate() {
-            for restart in 0..self.config.restarts {
-                let Some(rows) = stages.remaining(input) else {
-                    return Ok(stages.examples);
-                };
-                let stage = rows.input(input);
-                let stage_targets: Vec<i64> = rows.rows.iter().map(|&i| targets[i]).collect();
-                let draw = (t * self.config.restarts + restart) as u64;
-                let mut stage_observer = stages.observer(&rows, observer);
-                let (best, distance) = self.single_run(
-                    model,
-                    &stage,
-                    &stage_targets,
-                    restart,
-                    draw,
-                    &mut stage_observer,
-                )?;
-                stage_observer.finish();
-                let broken: Vec<bool> = distance
-                    .iter()
-                    .zip(stage.epsilon_values)
-                    .map(|(&r, &eps)| r <= eps)
-                    .collect();
-                let examples = floats_from(
-                    best.concat(),
-                    [rows.rows.len(), dims[1], dims[2], dims[3]],
-                    &stage.images.device(),
-                );
-                stages.record(&rows, examples, &broken);
+        ctx: &Context,
+        model: &WhiteBox<'_>,
+        state: &mut FabState,
+        x: Tensor<4>,
+        info: StepInfo,
+    ) -> Result<Step> {
+        let dims = x.dims();
+        let (n, d) = (dims[0], dims[1] * dims[2] * dims[3]);
+        let device = x.device();
+        let norm = ctx.norm();
+        let (lower, upper) = (ctx.bounds().lower, ctx.bounds().upper);
+        let (eta, alpha_max, beta) = (self.config.eta, self.config.alpha_max, self.config.beta);
+        let x0 = to_floats(ctx.images().clone());
+        let clean = |i: usize| &x0[i * d..(i + 1) * d];
+        let mut x = to_floats(x);
+        let adversarial = info.adversarial.unwrap_or(&[]);
+        for i in (0..n).filter(|&i| adversarial.get(i).copied().unwrap_or(false)) {
+            for (value, c) in x[i * d..(i + 1) * d].iter_mut().zip(clean(i)) {
+                *value = c + beta * (*value - c);
             }
         }
-        Ok(stages.examples)
+        let labels = ctx.labels().clone();
+        let targets = ints_from(&state.targets, &device);
+        let objective = |logits: Tensor<2>| {
+            let gap = logits.clone().gather(1, targets.clone().reshape([n, 1]))
+                - logits.gather(1, labels.clone().reshape([n, 1]));
+            gap.reshape([n])
+        };
+        let evaluated = model.value_and_grad(floats_from(x.clone(), dims, &device), &objective)?;
+        let (gaps, grads) = (to_floats(evaluated.values), to_floats(evaluated.grad));
+        for i in 0..n {
+            let point = &x[i * d..(i + 1) * d];
+            let w = &grads[i * d..(i + 1) * d];
+            let b = point.iter().zip(w).map(|(x, w)| x * w).sum::<f32>() - gaps[i];
+            let d1 = project_on_hyperplane(norm, point, w, b, lower, upper);
+            let d2 = project_on_hyperplane(norm, clean(i), w, b, lower, upper);
+            let (a1, a2) = (norm_of(norm, &d1).max(1e-8), norm_of(norm, &d2).max(1e-8));
+            let alpha = (a1 / (a1 + a2)).clamp(0.0, alpha_max);
+            for j in 0..d {
+                let moved = (x[i * d + j] + eta * d1[j]) * (1.0 - alpha)
+                    + (clean(i)[j] + eta * d2[j]) * alpha;
+                x[i * d + j] = moved.clamp(lower, upper);
+            }
+        }
+        Ok(Step::to(floats_from(x, dims, &device)))
     }
 }
 

@@ -2,35 +2,42 @@
 //! of the loss. Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial Examples",
 //! ICLR 2015. For Linf this is `x + eps * sign(grad)`; for L2 the "fast gradient method"
 //! `x + eps * grad / ||grad||`.
+//!
+//! ```
+//! use adv_attacks::FgsmConfig;
+//! let fgsm = FgsmConfig::default().init().unwrap();
+//! ```
 
-use adv_core::{Loss, Norm};
-use serde::{Deserialize, Serialize};
+use adv_core::{Knowledge, Loss, Norm};
 
 use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::{AttackError, AttackInfo, Result};
 
-/// Configuration of [`Fgsm`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FgsmConfig {
-    /// The loss whose gradient is followed.
-    pub loss: Loss,
+adv_core::options! {
+    /// Configuration of [`Fgsm`].
+    pub struct FgsmConfig {
+        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
+        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+    }
 }
 
 impl FgsmConfig {
-    /// The attack.
-    pub fn init(&self) -> Fgsm {
-        Fgsm {
-            ascent: GradientAscent {
-                steps: 1,
-                step_size: StepSize::Relative(1.0),
-                random_start: false,
-                loss: self.loss,
-                l1_fraction: 1.0,
-                momentum: None,
-                diversity: None,
-                smoothing: None,
-            },
-        }
+    /// The attack, or an error if the configuration is invalid.
+    pub fn init(&self) -> Result<Fgsm> {
+        adv_core::Options::check_domains(self).map_err(|problem| AttackError::config(INFO.name, problem))?;
+        let ascent = GradientAscent {
+            info: &INFO,
+            steps: 1,
+            step_size: StepSize::Relative(1.0),
+            random_start: false,
+            loss: self.loss,
+            l1_fraction: 1.0,
+            momentum: None,
+            diversity: None,
+            smoothing: None,
+        };
+        ascent.check()?;
+        Ok(Fgsm { ascent })
     }
 }
 
@@ -40,4 +47,18 @@ pub struct Fgsm {
     ascent: GradientAscent,
 }
 
-ascent_attack!(Fgsm, "fgsm", &[Norm::Linf, Norm::L2]);
+ascent_attack!(Fgsm);
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "fgsm",
+    aliases: &["fgm"],
+    paper: "Goodfellow, Shlens & Szegedy, ICLR 2015",
+    norms: &[Norm::Linf, Norm::L2],
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<FgsmConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<FgsmConfig>("fgsm", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];

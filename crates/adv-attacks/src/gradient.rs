@@ -1,15 +1,19 @@
-//! The iterative first-order loop shared by FGSM, BIM, PGD, MIM, DIM and TI, generic over the
-//! norm through three hooks: the random start, the steepest-ascent direction and the projection;
-//! and extended by three optional ones: an input transformation whose gradient is taken (DIM),
-//! a smoothing of the gradient (TI) and momentum on the normalized gradient (MIM).
+//! The first-order update shared by FGSM, BIM, PGD, MIM, DIM and TI, generic over the norm
+//! through three hooks: the random start, the steepest-ascent direction and the projection; and
+//! extended by three optional ones: an input transformation whose gradient is taken (DIM), a
+//! smoothing of the gradient (TI) and momentum on the normalized gradient (MIM). The harness
+//! runs the loop, judges the iterates and keeps each sample's first success.
 
-use adv_core::burn::tensor::{Bool, Tensor};
-use adv_core::{Classifier, Loss, per_sample, sample_rng};
+use adv_core::burn::tensor::Tensor;
+use adv_core::{Loss, Norm, OptionValue, per_sample};
 use serde::{Deserialize, Serialize};
 
 use crate::dim::InputDiversity;
-use crate::ti::GaussianSmoothing;
-use crate::{AttackError, AttackInput, Result, StepObserver};
+use crate::ti::{GaussianSmoothing, SmoothingKernel};
+use crate::{
+    AttackError, AttackInfo, Context, Gradients, Iterative, Observed, Result, Shared, Start, Step,
+    StepInfo, WhiteBox,
+};
 
 /// The step length of each iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,47 +67,66 @@ impl std::str::FromStr for StepSize {
             _ => {}
         }
         let relative = text.strip_suffix("*eps").or_else(|| text.strip_suffix('x'));
+        let number = |text: &str| f32::parse_option(text).map_err(|_| bad());
         let step = match relative {
-            Some(number) => StepSize::Relative(number.trim().parse().map_err(|_| bad())?),
-            None => StepSize::Absolute(text.trim().parse().map_err(|_| bad())?),
+            Some(value) => StepSize::Relative(number(value)?),
+            None => StepSize::Absolute(number(text)?),
         };
         step.check("step size")?;
         Ok(step)
     }
 }
 
-/// Implements [`crate::Attack`] for an attack struct whose `ascent` field runs the shared loop:
-/// `ascent_attack!(Type, "name", &[norms])`.
+/// Implements [`crate::Iterative`] for an attack struct whose `ascent` field runs the shared
+/// loop.
 macro_rules! ascent_attack {
-    ($attack:ty, $name:literal, $norms:expr) => {
-        impl $crate::Attack for $attack {
-            fn name(&self) -> &'static str {
-                $name
+    ($attack:ty) => {
+        impl $crate::Iterative for $attack {
+            type Access = $crate::Gradients;
+            type State = $crate::AscentState;
+
+            fn info(&self) -> &'static $crate::AttackInfo {
+                self.ascent.info
             }
 
-            fn norms(&self) -> &'static [adv_core::Norm] {
-                $norms
+            fn steps(&self) -> usize {
+                $crate::Iterative::steps(&self.ascent)
             }
 
-            fn run(
+            fn observes_input(&self) -> bool {
+                $crate::Iterative::observes_input(&self.ascent)
+            }
+
+            fn start(
                 &self,
-                model: &dyn adv_core::Classifier,
-                input: &$crate::AttackInput,
-                observer: &mut dyn $crate::StepObserver,
-            ) -> $crate::Result<adv_core::burn::tensor::Tensor<4>> {
-                self.ascent.run(model, input, observer)
+                ctx: &$crate::Context,
+                model: &$crate::WhiteBox<'_>,
+                run: usize,
+                previous: Option<Self::State>,
+            ) -> $crate::Result<$crate::Start<Self::State>> {
+                self.ascent.start(ctx, model, run, previous)
+            }
+
+            fn step(
+                &self,
+                ctx: &$crate::Context,
+                model: &$crate::WhiteBox<'_>,
+                state: &mut Self::State,
+                x: adv_core::burn::tensor::Tensor<4>,
+                info: $crate::StepInfo,
+            ) -> $crate::Result<$crate::Step> {
+                self.ascent.step(ctx, model, state, x, info)
             }
         }
     };
 }
 pub(crate) use ascent_attack;
 
-/// Projected gradient ascent on a loss, inside the threat model's ball and box.
-///
-/// Keeps, for every sample, the first iterate that is adversarial (so a later step cannot undo
-/// a success) and stops early once every sample is adversarial.
-#[derive(Clone, Debug, PartialEq)]
+/// Projected gradient ascent on a loss, inside the threat model's ball and box: the update
+/// step of FGSM, BIM, PGD, MIM, DIM and TI.
+#[derive(Clone, Debug)]
 pub(crate) struct GradientAscent {
+    pub info: &'static AttackInfo,
     pub steps: usize,
     pub step_size: StepSize,
     pub random_start: bool,
@@ -117,25 +140,18 @@ pub(crate) struct GradientAscent {
     pub smoothing: Option<GaussianSmoothing>,
 }
 
+crate::row_state! {
+    /// The state of the first-order attacks: the accumulated gradient of each row (momentum)
+    /// and the smoothing kernel (TI).
+    pub struct AscentState {
+        velocity: Option<Tensor<4>>,
+        kernel: Shared<Option<SmoothingKernel>>,
+    }
+}
+
 impl GradientAscent {
-    pub fn check(&self, attack: &str) -> Result<()> {
-        if self.steps == 0 {
-            return Err(AttackError::config(attack, "steps must be at least 1"));
-        }
-        if !(self.l1_fraction > 0.0 && self.l1_fraction <= 1.0) {
-            return Err(AttackError::config(
-                attack,
-                format!("l1 fraction {} must be in (0, 1]", self.l1_fraction),
-            ));
-        }
-        if let Some(decay) = self.momentum
-            && !(decay.is_finite() && decay >= 0.0)
-        {
-            return Err(AttackError::config(
-                attack,
-                format!("decay {decay} must be finite and non-negative"),
-            ));
-        }
+    pub fn check(&self) -> Result<()> {
+        let attack = self.info.name;
         if let Some(diversity) = &self.diversity {
             diversity.check(attack)?;
         }
@@ -145,105 +161,120 @@ impl GradientAscent {
         self.step_size.check(attack)
     }
 
-    pub fn run(
-        &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        let norm = input.threat.norm;
-        let x0 = input.images.clone();
-        let step_lengths = per_sample(self.step_size.lengths(&input.epsilons, self.steps), &x0);
-        let objective = |logits| {
-            self.loss
-                .objective(logits, &input.labels, input.targets.as_ref())
-        };
-
-        let mut x = if self.random_start {
-            input.project(x0.clone() + self.random_start(input))
-        } else {
-            x0.clone()
-        };
-        let mut best = x.clone();
-        let mut found = Tensor::<1, Bool>::full([x0.dims()[0]], false, &x0.device());
-        let kernel = self
-            .smoothing
-            .map(|smoothing| smoothing.kernel(x0.dims()[1], &x0.device()));
-        let mut velocity = x0.zeros_like();
-        for step in 0..self.steps {
-            let (logits, grad) = match &self.diversity {
-                None => {
-                    let evaluated = model.value_and_grad(x.clone(), &objective);
-                    (evaluated.logits, evaluated.grad)
-                }
-                Some(diversity) => {
-                    // The gradient is taken at a transformed input; success is judged at `x`.
-                    let transform = diversity.draw(input, step as u64 + 1);
-                    let evaluated = model.value_and_grad(transform.apply(x.clone()), &objective);
-                    (
-                        model.forward(x.clone()),
-                        transform.pull_back(evaluated.grad),
-                    )
-                }
-            };
-            (best, found) = keep_first_success(input.is_adversarial(logits)?, &x, best, found);
-            observer.on_step(step, &found);
-            if found.clone().all().into_scalar::<bool>() {
-                return Ok(best);
-            }
-            let grad = match &kernel {
-                Some(kernel) => kernel.smooth(grad),
-                None => grad,
-            };
-            let grad = match self.momentum {
-                Some(decay) => {
-                    let l1 = per_sample(
-                        adv_core::Norm::L1.norms(grad.clone()).clamp_min(1e-12),
-                        &grad,
-                    );
-                    velocity = velocity.mul_scalar(decay) + grad / l1;
-                    velocity.clone()
-                }
-                None => grad,
-            };
-            let direction = norm.ascent_direction(grad, self.l1_fraction);
-            x = input.project(x + direction * step_lengths.clone());
-        }
-        let adversarial = input.is_adversarial(model.forward(x.clone()))?;
-        (best, found) = keep_first_success(adversarial, &x, best, found);
-        observer.on_step(self.steps, &found);
-        Ok(x.mask_where(per_sample(found, &best), best))
-    }
-
-    fn random_start(&self, input: &AttackInput) -> Tensor<4> {
-        let dims = input.images.dims();
+    fn random_start(&self, ctx: &Context) -> Tensor<4> {
+        let dims = ctx.images().dims();
         let len = dims[1] * dims[2] * dims[3];
-        let values = input
-            .sample_ids
-            .iter()
-            .zip(input.epsilon_values)
-            .flat_map(|(&id, &eps)| {
-                input
-                    .threat
-                    .norm
-                    .sample_ball(&mut sample_rng(input.seed, id, 0), eps, len)
+        let values = (0..ctx.len())
+            .flat_map(|row| {
+                ctx.norm()
+                    .sample_ball(&mut ctx.rng(row, 0), ctx.epsilon_values()[row], len)
             })
             .collect();
-        adv_core::floats_from(values, dims, &input.images.device())
+        adv_core::floats_from(values, dims, &ctx.images().device())
     }
 }
 
-/// Records `x` as the best example of the samples that became adversarial just now.
-pub(crate) fn keep_first_success(
-    adversarial: Tensor<1, Bool>,
-    x: &Tensor<4>,
-    best: Tensor<4>,
-    found: Tensor<1, Bool>,
-) -> (Tensor<4>, Tensor<1, Bool>) {
-    let newly = adversarial.bool_and(found.clone().bool_not());
-    let best = best.mask_where(per_sample(newly.clone(), x), x.clone());
-    (best, found.bool_or(newly))
+impl Iterative for GradientAscent {
+    type Access = Gradients;
+    type State = AscentState;
+
+    fn info(&self) -> &'static AttackInfo {
+        self.info
+    }
+
+    fn steps(&self) -> usize {
+        self.steps
+    }
+
+    fn observes_input(&self) -> bool {
+        self.diversity.is_none()
+    }
+
+    fn start(
+        &self,
+        ctx: &Context,
+        _model: &WhiteBox<'_>,
+        _run: usize,
+        _previous: Option<AscentState>,
+    ) -> Result<Start<AscentState>> {
+        let x0 = ctx.images().clone();
+        let velocity = self.momentum.map(|_| x0.zeros_like());
+        let kernel = Shared(
+            self.smoothing
+                .map(|smoothing| smoothing.kernel(x0.dims()[1], &x0.device())),
+        );
+        let state = AscentState { velocity, kernel };
+        Ok(if self.random_start {
+            Start {
+                state,
+                iterate: ctx.project(x0.clone() + self.random_start(ctx)),
+                observed: Observed::Nothing,
+            }
+        } else {
+            Start {
+                state,
+                iterate: x0,
+                observed: Observed::Clean,
+            }
+        })
+    }
+
+    fn step(
+        &self,
+        ctx: &Context,
+        model: &WhiteBox<'_>,
+        state: &mut AscentState,
+        x: Tensor<4>,
+        info: StepInfo,
+    ) -> Result<Step> {
+        let objective = ctx.objective(self.loss);
+        let (at_input, grad) = match &self.diversity {
+            None => {
+                let evaluated = model.value_and_grad(x.clone(), &objective)?;
+                (Some(evaluated.logits), evaluated.grad)
+            }
+            Some(diversity) => {
+                // The gradient is taken at a transformed input; the harness judges `x` itself.
+                let transform = diversity.draw(ctx, info.step as u64 + 1);
+                let evaluated = model.value_and_grad(transform.apply(x.clone()), &objective)?;
+                (None, transform.pull_back(evaluated.grad))
+            }
+        };
+        let grad = match &state.kernel.0 {
+            Some(kernel) => kernel.smooth(grad),
+            None => grad,
+        };
+        let grad = match (self.momentum, state.velocity.take()) {
+            (Some(decay), Some(velocity)) => {
+                let l1 = per_sample(Norm::L1.norms(grad.clone()).clamp_min(1e-12), &grad);
+                let velocity = velocity.mul_scalar(decay) + grad / l1;
+                state.velocity = Some(velocity.clone());
+                velocity
+            }
+            _ => grad,
+        };
+        let step_lengths = per_sample(self.step_size.lengths(ctx.epsilons(), self.steps), &x);
+        let direction = ctx.norm().ascent_direction(grad, self.l1_fraction);
+        let next = ctx.project(x + direction * step_lengths);
+        Ok(Step {
+            at_input,
+            ..Step::to(next)
+        })
+    }
 }
+
+impl std::fmt::Display for StepSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepSize::Auto => f.write_str("auto"),
+            StepSize::EpsOverSteps => f.write_str("eps/steps"),
+            StepSize::Absolute(value) => write!(f, "{value}"),
+            StepSize::Relative(value) => write!(f, "{value}x"),
+        }
+    }
+}
+
+adv_core::text_option!(StepSize, "auto|eps/steps|ABS|RELx");
 
 #[cfg(test)]
 mod tests {
@@ -268,6 +299,13 @@ mod tests {
             "0.1*eps".parse::<StepSize>().unwrap(),
             StepSize::Relative(0.1)
         );
+        assert_eq!(
+            "2/255".parse::<StepSize>().unwrap(),
+            StepSize::Absolute(2.0 / 255.0)
+        );
+        for text in ["auto", "eps/steps", "0.01", "0.25x"] {
+            assert_eq!(text.parse::<StepSize>().unwrap().to_string(), text);
+        }
         assert!("-1".parse::<StepSize>().is_err());
         assert!("fast".parse::<StepSize>().is_err());
     }

@@ -1,65 +1,80 @@
 //! Adversarial attacks on image classifiers, written once for every Burn backend.
 //!
-//! An attack implements [`Attack::run`]; the harness [`attack_batch`] selects the samples worth
-//! attacking, chooses targets, projects the result onto the threat model and decides success
-//! from the model's own predictions.
+//! An attack declares itself ([`AttackInfo`]: name, paper, norms, access, options) and writes
+//! its update step ([`Iterative`]); the [`Harness`] does everything else: the clean pass, the
+//! targets, the loop, the verdict on every iterate, the best example of each sample, dropping
+//! fooled samples from the batch, query budgets, and the final verification of every example by
+//! the model itself. [`registry`] lists every attack; `adv-bench attacks` prints it, and
+//! docs/attacks.md holds its [`markdown_reference`].
 //!
-//! | attack | paper | norms |
-//! | --- | --- | --- |
-//! | [`Fgsm`] | Goodfellow et al., ICLR 2015 | Linf, L2 |
-//! | [`Bim`] | Kurakin et al., ICLR 2017 (workshop) | Linf, L2, L1 |
-//! | [`Pgd`] | Madry et al., ICLR 2018 | Linf, L2, L1 |
-//! | [`Mim`] | Dong et al., CVPR 2018 | Linf, L2, L1 |
-//! | [`Dim`] | Xie et al., CVPR 2019 | Linf, L2, L1 |
-//! | [`Ti`] | Dong et al., CVPR 2019 | Linf, L2, L1 |
-//! | [`DeepFool`] | Moosavi-Dezfooli et al., CVPR 2016 | L2, Linf |
-//! | [`CarliniWagner`] | Carlini & Wagner, IEEE S&P 2017 | L2 |
-//! | [`Apgd`] (APGD-CE, APGD-DLR, APGD-T) | Croce & Hein, ICML 2020 | Linf, L2 |
-//! | [`Fab`] (FAB-T) | Croce & Hein, ICML 2020 | Linf, L2 |
-//! | [`Square`] | Andriushchenko et al., ECCV 2020 | Linf, L2 |
-//! | [`AutoAttack`] | Croce & Hein, ICML 2020 | Linf, L2 |
+//! ```
+//! use adv_attacks::{Attack, AttackConfig, PgdConfig};
+//! let pgd = PgdConfig { steps: 20, ..Default::default() }.init().unwrap();
+//! assert_eq!(pgd.info().name, "pgd");
+//! let same = AttackConfig::parse("pgd:steps=20").unwrap();
+//! assert_eq!(same.label(), "pgd-20");
+//! ```
 //!
-//! Adaptive attacks on randomized or non-differentiable defenses wrap the model instead:
-//! [`Eot`] averages gradients over draws, [`Bpda`] replaces a preprocessing's backward pass.
+//! Attacks see the model through one of three views ([`WhiteBox`], [`ScoreOracle`],
+//! [`DecisionOracle`]); adaptive attacks on randomized or non-differentiable defenses wrap the
+//! model instead: [`Eot`] averages gradients over draws, [`Bpda`] replaces a preprocessing's
+//! backward pass.
 #![warn(missing_docs)]
 
-mod apgd;
+mod access;
 mod attack;
-mod autoattack;
-mod bim;
 mod bpda;
-mod catalogue;
-mod cw;
-mod deepfool;
-mod dim;
 mod eot;
 mod error;
-mod fab;
-mod fgsm;
 mod gradient;
-mod harness;
-mod mim;
-mod pgd;
-mod square;
-mod subset;
-mod ti;
+mod registry;
+mod session;
+mod tracker;
 
-pub use apgd::{Apgd, ApgdConfig, ApgdLoss, apgd_checkpoints, dlr_loss, targeted_dlr_loss};
-pub use attack::{Attack, AttackInput, NoObserver, StepObserver};
-pub use autoattack::{AutoAttack, AutoAttackComponent, AutoAttackConfig};
-pub use bim::{Bim, BimConfig};
+pub use access::{Access, Decisions, DecisionOracle, Gradients, Meter, ScoreOracle, Scores, WhiteBox};
+pub use attack::{
+    Attack, AttackInfo, Iterative, Keep, Observed, Rows, Shared, Start, Step, StepInfo,
+};
 pub use bpda::{Bpda, Surrogate};
-pub use catalogue::{AttackConfig, AttackInfo, AttackOverrides, catalogue};
-pub use cw::{CarliniWagner, CarliniWagnerConfig};
-pub use deepfool::{DeepFool, DeepFoolConfig};
-pub use dim::{Dim, DimConfig};
 pub use eot::Eot;
 pub use error::{AttackError, Result};
-pub use fab::{Fab, FabConfig, project_on_hyperplane};
-pub use fgsm::{Fgsm, FgsmConfig};
-pub use gradient::StepSize;
-pub use harness::{BatchOutcome, RunOptions, attack_batch, check_norm};
-pub use mim::{Mim, MimConfig};
-pub use pgd::{Pgd, PgdConfig};
-pub use square::{Square, SquareConfig, square_p_schedule};
-pub use ti::{Ti, TiConfig};
+pub use gradient::{AscentState, StepSize};
+pub use registry::{
+    AttackConfig, AttackListing, check_unique_labels, find, listing, markdown_reference,
+};
+pub use session::{
+    BatchOutcome, CleanPass, Context, Harness, Mode, Pick, RANKED_CLASSES, RunOptions, Session,
+    attack_batch,
+};
+pub use tracker::FirstSuccess;
+
+/// Declares the attack modules: each is one file defining its config, its attack and
+/// `ATTACKS` (its declarations); its public items are re-exported here and its declarations
+/// join the [`registry`]. Adding an attack is one file and one line of this list.
+macro_rules! attacks {
+    ($($module:ident),* $(,)?) => {
+        $(mod $module; pub use $module::*;)*
+
+        /// Every attack of the crate, in listing order.
+        pub fn registry() -> Vec<&'static AttackInfo> {
+            let mut all = Vec::new();
+            $(all.extend_from_slice($module::ATTACKS);)*
+            all
+        }
+    };
+}
+
+attacks! {
+    fgsm,
+    bim,
+    pgd,
+    mim,
+    dim,
+    ti,
+    deepfool,
+    cw,
+    apgd,
+    fab,
+    square,
+    autoattack,
+}

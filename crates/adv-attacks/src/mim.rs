@@ -11,44 +11,33 @@
 //! let mim = MimConfig { decay: 0.9, ..Default::default() }.init().unwrap();
 //! ```
 
-use adv_core::{Loss, Norm};
-use serde::{Deserialize, Serialize};
+use adv_core::{Knowledge, Loss, Norm};
 
-use crate::Result;
 use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::{AttackError, AttackInfo, Result};
 
-/// Configuration of [`Mim`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MimConfig {
-    /// Number of gradient steps (at least 1).
-    pub steps: usize,
-    /// Length of each step.
-    pub step_size: StepSize,
-    /// Decay factor `mu` of the accumulated gradient (finite, non-negative).
-    pub decay: f32,
-    /// The loss that is climbed.
-    pub loss: Loss,
-    /// For L1: fraction of coordinates moved per step (the largest gradient entries).
-    pub l1_fraction: f32,
-}
-
-impl Default for MimConfig {
-    fn default() -> Self {
-        Self {
-            steps: 10,
-            step_size: StepSize::EpsOverSteps,
-            decay: 1.0,
-            loss: Loss::CrossEntropy,
-            l1_fraction: 0.01,
-        }
+adv_core::options! {
+    /// Configuration of [`Mim`].
+    pub struct MimConfig {
+        /// Number of gradient steps.
+        steps: usize [Domain::AtLeast(1.0), Label::Value] = 10,
+        /// Step length (default eps/steps).
+        step_size: StepSize [Domain::Any, Label::Changed] = StepSize::EpsOverSteps,
+        /// Decay factor mu of the accumulated gradient (0: BIM).
+        decay: f32 [Domain::NonNegative, Label::Changed] = 1.0,
+        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
+        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+        /// For L1: fraction of coordinates moved per step (the largest gradient entries).
+        l1_fraction: f32 [Domain::UnitAboveZero, Label::Changed] = 0.01,
     }
 }
 
 impl MimConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Mim> {
+        adv_core::Options::check_domains(self).map_err(|problem| AttackError::config(INFO.name, problem))?;
         let ascent = GradientAscent {
+            info: &INFO,
             steps: self.steps,
             step_size: self.step_size,
             random_start: false,
@@ -58,7 +47,7 @@ impl MimConfig {
             diversity: None,
             smoothing: None,
         };
-        ascent.check("mim")?;
+        ascent.check()?;
         Ok(Mim { ascent })
     }
 }
@@ -69,7 +58,21 @@ pub struct Mim {
     ascent: GradientAscent,
 }
 
-ascent_attack!(Mim, "mim", &Norm::ALL);
+ascent_attack!(Mim);
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "mim",
+    aliases: &["mi-fgsm"],
+    paper: "Dong et al., CVPR 2018",
+    norms: &Norm::ALL,
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<MimConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<MimConfig>("mim", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 #[cfg(test)]
 mod tests {

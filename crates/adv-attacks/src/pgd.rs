@@ -13,44 +13,34 @@
 //!     .unwrap();
 //! ```
 
-use adv_core::{Loss, Norm};
-use serde::{Deserialize, Serialize};
+use adv_core::{Knowledge, Loss, Norm};
 
-use crate::Result;
 use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::{AttackError, AttackInfo, Result};
 
-/// Configuration of [`Pgd`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PgdConfig {
-    /// Number of gradient steps (at least 1).
-    pub steps: usize,
-    /// Length of each step.
-    pub step_size: StepSize,
-    /// Start from a uniformly random point of the ball instead of the clean input.
-    pub random_start: bool,
-    /// The loss that is climbed.
-    pub loss: Loss,
-    /// For L1: fraction of coordinates moved per step (the largest gradient entries).
-    pub l1_fraction: f32,
-}
-
-impl Default for PgdConfig {
-    fn default() -> Self {
-        Self {
-            steps: 10,
-            step_size: StepSize::Auto,
-            random_start: true,
-            loss: Loss::CrossEntropy,
-            l1_fraction: 0.01,
-        }
+adv_core::options! {
+    /// Configuration of [`Pgd`].
+    pub struct PgdConfig {
+        /// Number of gradient steps.
+        steps: usize [Domain::AtLeast(1.0), Label::Value] = 10,
+        /// Step length: auto (2.5 eps / steps), eps/steps, an absolute value, or a multiple of
+        /// epsilon such as 0.25x.
+        step_size: StepSize [Domain::Any, Label::Changed] = StepSize::Auto,
+        /// Start from a uniformly random point of the ball instead of the clean input.
+        random_start: bool [Domain::Any, Label::Changed] = true,
+        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
+        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+        /// For L1: fraction of coordinates moved per step (the largest gradient entries).
+        l1_fraction: f32 [Domain::UnitAboveZero, Label::Changed] = 0.01,
     }
 }
 
 impl PgdConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Pgd> {
+        adv_core::Options::check_domains(self).map_err(|problem| AttackError::config(INFO.name, problem))?;
         let ascent = GradientAscent {
+            info: &INFO,
             steps: self.steps,
             step_size: self.step_size,
             random_start: self.random_start,
@@ -60,7 +50,7 @@ impl PgdConfig {
             diversity: None,
             smoothing: None,
         };
-        ascent.check("pgd")?;
+        ascent.check()?;
         Ok(Pgd { ascent })
     }
 }
@@ -71,7 +61,21 @@ pub struct Pgd {
     ascent: GradientAscent,
 }
 
-ascent_attack!(Pgd, "pgd", &Norm::ALL);
+ascent_attack!(Pgd);
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "pgd",
+    aliases: &[],
+    paper: "Madry et al., ICLR 2018",
+    norms: &Norm::ALL,
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<PgdConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<PgdConfig>("pgd", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 #[cfg(test)]
 mod tests {

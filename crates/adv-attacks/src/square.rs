@@ -18,48 +18,31 @@
 //! let square = SquareConfig { queries: 1000, ..Default::default() }.init().unwrap();
 //! ```
 
-use adv_core::burn::tensor::Tensor;
-use adv_core::{
-    Budget, Classifier, Goal, Knowledge, Norm, bools_from, floats_from, sample_rng, to_floats,
-    to_ints,
-};
+use adv_core::burn::tensor::{Bool, Tensor};
+use adv_core::{Budget, Knowledge, Loss, Norm, bools_from, floats_from, to_floats};
 use rand::Rng;
 use rand::rngs::StdRng;
-use serde::{Deserialize, Serialize};
 
-use crate::{Attack, AttackError, AttackInput, Result, StepObserver};
+use crate::{
+    AttackError, AttackInfo, Context, Iterative, Observed, Result, ScoreOracle, Scores, Start,
+    Step, StepInfo,
+};
 
-/// Configuration of [`Square`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SquareConfig {
-    /// Model queries per sample, the first one included (at least 1).
-    pub queries: u64,
-    /// Initial fraction of the image a window covers (in `(0, 1]`).
-    pub p_init: f32,
-}
-
-impl Default for SquareConfig {
-    fn default() -> Self {
-        Self {
-            queries: 5000,
-            p_init: 0.8,
-        }
+adv_core::options! {
+    /// Configuration of [`Square`].
+    pub struct SquareConfig {
+        /// Model queries per sample, the first one included.
+        queries: u64 [Domain::AtLeast(1.0), Label::ValueIfChanged] = 5000,
+        /// Initial fraction of the image a window covers.
+        p_init: f32 [Domain::UnitAboveZero, Label::Changed] = 0.8,
     }
 }
 
 impl SquareConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Square> {
-        if self.queries == 0 {
-            return Err(AttackError::config("square", "queries must be at least 1"));
-        }
-        if !(self.p_init > 0.0 && self.p_init <= 1.0) {
-            return Err(AttackError::config(
-                "square",
-                format!("p_init {} must be in (0, 1]", self.p_init),
-            ));
-        }
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(INFO.name, problem))?;
         Ok(Square {
             config: self.clone(),
         })
@@ -71,6 +54,20 @@ impl SquareConfig {
 pub struct Square {
     config: SquareConfig,
 }
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "square",
+    aliases: &[],
+    paper: "Andriushchenko, Croce, Flammarion & Hein, ECCV 2020",
+    norms: &[Norm::Linf, Norm::L2],
+    access: Knowledge::ScoreBased,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<SquareConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<SquareConfig>("square", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 /// The window-area fraction at iteration `iteration` of a run of `queries` queries.
 pub fn square_p_schedule(p_init: f32, iteration: u64, queries: u64) -> f32 {
@@ -170,14 +167,43 @@ fn pseudo_gaussian(side: usize, rng: &mut StdRng) -> Vec<f32> {
     }
 }
 
+crate::row_state! {
+    /// Square's search: each row's generator, its best example, that example's loss and
+    /// logits.
+    pub struct SquareState {
+        rngs: Vec<StdRng>,
+        best: Vec<Vec<f32>>,
+        loss: Vec<f32>,
+        logits: Tensor<2>,
+    }
+}
+
 impl Square {
-    fn queries(&self, input: &AttackInput) -> u64 {
-        let cap = match input.threat.budget {
+    /// The queries of a run: the config's, capped by the threat model's budget.
+    fn queries(&self, ctx: &Context) -> u64 {
+        let cap = match ctx.threat().budget {
             Some(Budget::Queries(queries)) => queries.max(1),
             Some(Budget::Iterations(iterations)) => iterations.saturating_add(1),
             None => u64::MAX,
         };
         self.config.queries.min(cap)
+    }
+
+    fn geometry(ctx: &Context) -> Geometry {
+        let [_, channels, height, width] = ctx.images().dims();
+        Geometry {
+            channels,
+            height,
+            width,
+            lower: ctx.bounds().lower,
+            upper: ctx.bounds().upper,
+        }
+    }
+
+    /// The loss Square lowers: minus the goal's margin (the C&W margin away from the label,
+    /// or towards the target), per row.
+    fn loss(ctx: &Context, logits: Tensor<2>) -> Vec<f32> {
+        to_floats(Loss::Margin.objective(logits, ctx.labels(), ctx.targets()).neg())
     }
 
     /// Linf start: vertical stripes of `+-eps` per channel and column.
@@ -323,128 +349,99 @@ impl Square {
     }
 }
 
-impl Attack for Square {
-    fn name(&self) -> &'static str {
-        "square"
+impl Iterative for Square {
+    type Access = Scores;
+    type State = SquareState;
+
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
-    fn norms(&self) -> &'static [Norm] {
-        &[Norm::Linf, Norm::L2]
+    /// One window proposal per step after the first query.
+    fn steps(&self) -> usize {
+        (self.config.queries - 1) as usize
     }
 
-    fn knowledge(&self) -> Knowledge {
-        Knowledge::ScoreBased
-    }
-
-    fn run(
+    fn start(
         &self,
-        model: &dyn Classifier,
-        input: &AttackInput,
-        observer: &mut dyn StepObserver,
-    ) -> Result<Tensor<4>> {
-        let [n, channels, height, width] = input.images.dims();
-        let device = input.images.device();
-        let g = Geometry {
-            channels,
-            height,
-            width,
-            lower: input.threat.bounds.lower,
-            upper: input.threat.bounds.upper,
-        };
+        ctx: &Context,
+        model: &ScoreOracle<'_>,
+        _run: usize,
+        _previous: Option<SquareState>,
+    ) -> Result<Start<SquareState>> {
+        let g = Self::geometry(ctx);
         let d = g.len();
-        let x0 = to_floats(input.images.clone());
-        let labels = to_ints(input.labels.clone());
-        // The margin is towards the target under the targeted goal, away from the label otherwise.
-        let towards = match (input.criterion.goal, &input.targets) {
-            (Goal::Targeted(_), Some(targets)) => Some(to_ints(targets.clone())),
-            _ => None,
-        };
-        let confidence = input.criterion.confidence;
-        let margins = |logits: Vec<f32>, rows: &[usize]| -> Vec<f32> {
-            let classes = logits.len() / rows.len().max(1);
-            rows.iter()
-                .enumerate()
-                .map(|(k, &i)| {
-                    let z = &logits[k * classes..(k + 1) * classes];
-                    let class = towards.as_ref().map_or(labels[i], |t| t[i]) as usize;
-                    let other = (0..classes)
-                        .filter(|&j| j != class)
-                        .map(|j| z[j])
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    if towards.is_some() {
-                        other - z[class]
-                    } else {
-                        z[class] - other
-                    }
-                })
-                .collect()
-        };
-        // Adversarial once the margin is negative by at least the confidence.
-        let fooled = |margin: f32| margin < 0.0 && margin <= -confidence;
-        let evaluate = |examples: &[Vec<f32>], rows: &[usize]| {
-            let flat: Vec<f32> = rows
-                .iter()
-                .flat_map(|&i| examples[i].iter().copied())
-                .collect();
-            let logits = model.forward(floats_from(
-                flat,
-                [rows.len(), channels, height, width],
-                &device,
-            ));
-            margins(to_floats(logits), rows)
-        };
-
-        let mut rngs: Vec<StdRng> = input
-            .sample_ids
-            .iter()
-            .map(|&id| sample_rng(input.seed, id, 0))
-            .collect();
-        let mut best: Vec<Vec<f32>> = (0..n)
+        let x0 = to_floats(ctx.images().clone());
+        let mut rngs: Vec<StdRng> = (0..ctx.len()).map(|row| ctx.rng(row, 0)).collect();
+        let best: Vec<Vec<f32>> = (0..ctx.len())
             .map(|i| {
-                let (x, eps) = (&x0[i * d..(i + 1) * d], input.epsilon_values[i]);
-                match input.threat.norm {
+                let (x, eps) = (&x0[i * d..(i + 1) * d], ctx.epsilon_values()[i]);
+                match ctx.norm() {
                     Norm::Linf => self.linf_start(&g, x, eps, &mut rngs[i]),
                     _ => self.l2_start(&g, x, eps, &mut rngs[i]),
                 }
             })
             .collect();
-        let all: Vec<usize> = (0..n).collect();
-        let mut margin = evaluate(&best, &all);
-        let report = |observer: &mut dyn StepObserver, step: usize, margin: &[f32]| {
-            let found: Vec<bool> = margin.iter().map(|&m| fooled(m)).collect();
-            observer.on_step(step, &bools_from(&found, &device));
-        };
-        report(observer, 0, &margin);
+        let iterate = floats_from(best.concat(), ctx.images().dims(), &ctx.images().device());
+        let logits = model.scores(iterate.clone())?;
+        Ok(Start {
+            state: SquareState {
+                rngs,
+                best,
+                loss: Self::loss(ctx, logits.clone()),
+                logits: logits.clone(),
+            },
+            iterate,
+            observed: Observed::Logits(logits),
+        })
+    }
 
-        let queries = self.queries(input);
-        for iteration in 0..queries - 1 {
-            let active: Vec<usize> = (0..n).filter(|&i| !fooled(margin[i])).collect();
-            if active.is_empty() {
-                break;
-            }
-            let p = square_p_schedule(self.config.p_init, iteration, queries);
-            let mut proposals: Vec<Vec<f32>> = vec![Vec::new(); n];
-            for &i in &active {
-                let (x, eps) = (&x0[i * d..(i + 1) * d], input.epsilon_values[i]);
-                proposals[i] = match input.threat.norm {
-                    Norm::Linf => self.linf_step(&g, x, &best[i], eps, p, &mut rngs[i]),
-                    _ => self.l2_step(&g, x, &best[i], eps, p, &mut rngs[i]),
-                };
-            }
-            let proposed = evaluate(&proposals, &active);
-            for (&i, m) in active.iter().zip(proposed) {
-                if m < margin[i] {
-                    margin[i] = m;
-                    best[i] = std::mem::take(&mut proposals[i]);
+    /// Proposes a window change per row, queries the proposals and keeps the better ones; the
+    /// kept examples' logits are the harness's verdict, so no query is spent twice.
+    fn step(
+        &self,
+        ctx: &Context,
+        model: &ScoreOracle<'_>,
+        state: &mut SquareState,
+        _x: Tensor<4>,
+        info: StepInfo,
+    ) -> Result<Step> {
+        let g = Self::geometry(ctx);
+        let d = g.len();
+        let x0 = to_floats(ctx.images().clone());
+        let p = square_p_schedule(self.config.p_init, info.step as u64, self.queries(ctx));
+        let proposals: Vec<Vec<f32>> = (0..ctx.len())
+            .map(|i| {
+                let (x, eps) = (&x0[i * d..(i + 1) * d], ctx.epsilon_values()[i]);
+                match ctx.norm() {
+                    Norm::Linf => self.linf_step(&g, x, &state.best[i], eps, p, &mut state.rngs[i]),
+                    _ => self.l2_step(&g, x, &state.best[i], eps, p, &mut state.rngs[i]),
                 }
+            })
+            .collect();
+        let device = ctx.images().device();
+        let dims = ctx.images().dims();
+        let logits = model.scores(floats_from(proposals.concat(), dims, &device))?;
+        let proposed = Self::loss(ctx, logits.clone());
+        let better: Vec<bool> = proposed
+            .iter()
+            .zip(&state.loss)
+            .map(|(new, old)| new < old)
+            .collect();
+        for (i, proposal) in proposals.into_iter().enumerate() {
+            if better[i] {
+                state.loss[i] = proposed[i];
+                state.best[i] = proposal;
             }
-            report(observer, iteration as usize + 1, &margin);
         }
-        Ok(floats_from(
-            best.concat(),
-            [n, channels, height, width],
-            &device,
-        ))
+        let mask: Tensor<2, Bool> = bools_from(&better, &device)
+            .reshape([better.len(), 1])
+            .expand(logits.dims());
+        state.logits = state.logits.clone().mask_where(mask, logits);
+        Ok(Step {
+            at_next: Observed::Logits(state.logits.clone()),
+            ..Step::to(floats_from(state.best.concat(), dims, &device))
+        })
     }
 }
 

@@ -16,75 +16,60 @@
 use adv_core::burn::tensor::module::conv2d;
 use adv_core::burn::tensor::ops::ConvOptions;
 use adv_core::burn::tensor::{Device, Tensor};
-use adv_core::{Loss, Norm, floats_from};
-use serde::{Deserialize, Serialize};
+use adv_core::{Knowledge, Loss, Norm, floats_from};
 
 use crate::dim::InputDiversity;
 use crate::gradient::{GradientAscent, StepSize, ascent_attack};
-use crate::{AttackError, Result};
+use crate::{AttackError, AttackInfo, Result};
 
-/// Configuration of [`Ti`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TiConfig {
-    /// Number of gradient steps (at least 1).
-    pub steps: usize,
-    /// Length of each step.
-    pub step_size: StepSize,
-    /// Momentum decay (0: no momentum, TI-FGSM iterated).
-    pub decay: f32,
-    /// Side of the square Gaussian kernel (odd).
-    pub kernel_size: usize,
-    /// Standard deviations the kernel spans on each side of its centre.
-    pub nsig: f32,
-    /// Probability of DIM's resize-and-pad at each step (0: none).
-    pub probability: f32,
-    /// Smallest size of DIM's resized copy as a fraction of the image size.
-    pub resize_rate: f32,
-    /// The loss that is climbed.
-    pub loss: Loss,
-    /// For L1: fraction of coordinates moved per step (the largest gradient entries).
-    pub l1_fraction: f32,
-}
-
-impl Default for TiConfig {
-    fn default() -> Self {
-        Self {
-            steps: 10,
-            step_size: StepSize::EpsOverSteps,
-            decay: 1.0,
-            kernel_size: 15,
-            nsig: 3.0,
-            probability: 0.0,
-            resize_rate: 0.9,
-            loss: Loss::CrossEntropy,
-            l1_fraction: 0.01,
-        }
+adv_core::options! {
+    /// Configuration of [`Ti`].
+    pub struct TiConfig {
+        /// Number of gradient steps.
+        steps: usize [Domain::AtLeast(1.0), Label::Value] = 10,
+        /// Step length (default eps/steps).
+        step_size: StepSize [Domain::Any, Label::Changed] = StepSize::EpsOverSteps,
+        /// Momentum decay (0: TI-FGSM iterated, no momentum).
+        decay: f32 [Domain::NonNegative, Label::Changed] = 1.0,
+        /// Side of the square Gaussian kernel (odd).
+        kernel_size: usize [Domain::AtLeast(1.0), Label::Changed] = 15,
+        /// Standard deviations the kernel spans on each side of its centre.
+        nsig: f32 [Domain::Positive, Label::Changed] = 3.0,
+        /// Probability of DIM's resize-and-pad at each step (0: none; 0.5: TI-DIM).
+        diversity_prob: f32 [Domain::Unit, Label::Changed] = 0.0,
+        /// Smallest size of DIM's resized copy, as a fraction of the image size.
+        resize_rate: f32 [Domain::UnitAboveZero, Label::Changed] = 0.9,
+        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
+        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+        /// For L1: fraction of coordinates moved per step (the largest gradient entries).
+        l1_fraction: f32 [Domain::UnitAboveZero, Label::Changed] = 0.01,
     }
 }
 
 impl TiConfig {
     /// The attack, or an error if the configuration is invalid.
     pub fn init(&self) -> Result<Ti> {
+        adv_core::Options::check_domains(self)
+            .map_err(|problem| AttackError::config(INFO.name, problem))?;
         let diversity = InputDiversity {
-            probability: self.probability,
+            probability: self.diversity_prob,
             resize_rate: self.resize_rate,
         };
-        diversity.check("ti")?;
         let ascent = GradientAscent {
+            info: &INFO,
             steps: self.steps,
             step_size: self.step_size,
             random_start: false,
             loss: self.loss,
             l1_fraction: self.l1_fraction,
             momentum: Some(self.decay),
-            diversity: (self.probability > 0.0).then_some(diversity),
+            diversity: (self.diversity_prob > 0.0).then_some(diversity),
             smoothing: Some(GaussianSmoothing {
                 kernel_size: self.kernel_size,
                 nsig: self.nsig,
             }),
         };
-        ascent.check("ti")?;
+        ascent.check()?;
         Ok(Ti { ascent })
     }
 }
@@ -95,7 +80,21 @@ pub struct Ti {
     ascent: GradientAscent,
 }
 
-ascent_attack!(Ti, "ti", &Norm::ALL);
+ascent_attack!(Ti);
+
+pub(crate) static INFO: AttackInfo = AttackInfo {
+    name: "ti",
+    aliases: &["ti-fgsm", "ti-mim"],
+    paper: "Dong et al., CVPR 2019",
+    norms: &Norm::ALL,
+    access: Knowledge::WhiteBox,
+    targeted: true,
+    minimizes_distance: false,
+    config: adv_core::ConfigFns::of::<TiConfig>(),
+    build: |settings| Ok(Box::new(adv_core::configure::<TiConfig>("ti", settings)?.init()?)),
+};
+
+pub(crate) const ATTACKS: &[&AttackInfo] = &[&INFO];
 
 /// The Gaussian smoothing of TI.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -230,7 +229,7 @@ mod tests {
         );
         assert!(
             TiConfig {
-                probability: -0.1,
+                diversity_prob: -0.1,
                 ..Default::default()
             }
             .init()

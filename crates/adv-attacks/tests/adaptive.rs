@@ -3,14 +3,14 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use adv_attacks::{Bpda, Eot, NoObserver, PgdConfig, RunOptions, attack_batch};
+use adv_attacks::{Bpda, Eot, PgdConfig, RunOptions, attack_batch};
 use adv_core::burn::tensor::{Int, Tensor};
-use adv_core::{Classifier, Loss, Norm, ThreatModel, ints_from, sample_rng, to_floats};
+use adv_core::{
+    Classifier, DrawKey, Loss, ModelTraits, Norm, ThreatModel, bools_from, draw_keys, ints_from,
+    sample_rng, to_floats,
+};
 use common::{Linear, image_batch, pseudo_random};
 use rand::Rng;
-use rand::rngs::StdRng;
 
 const DIMS: usize = 12;
 const CLASSES: usize = 3;
@@ -52,6 +52,11 @@ fn quantize_host(x: &[f32]) -> Vec<f32> {
     x.iter().map(|v| (v * 4.0).round() / 4.0).collect()
 }
 
+/// Draw keys of `n` rows numbered from 0.
+fn keys(n: usize) -> Vec<DrawKey> {
+    draw_keys(&(0..n as u64).collect::<Vec<_>>(), 0)
+}
+
 fn max_abs(values: &[f32]) -> f32 {
     values.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
@@ -64,7 +69,7 @@ fn bpda_recovers_the_gradient_that_quantization_hides() {
 
     let hidden = to_floats(
         Quantized(linear())
-            .value_and_grad(batch.images.clone(), &objective)
+            .value_and_grad(batch.images.clone(), &keys(batch.ids.len()), &objective)
             .grad,
     );
     assert!(
@@ -73,10 +78,10 @@ fn bpda_recovers_the_gradient_that_quantization_hides() {
     );
 
     let bpda = Bpda::new(linear(), quantize);
-    let through_identity = to_floats(bpda.value_and_grad(batch.images.clone(), &objective).grad);
+    let through_identity = to_floats(bpda.value_and_grad(batch.images.clone(), &keys(batch.ids.len()), &objective).grad);
     let at_quantized = to_floats(
         linear()
-            .value_and_grad(quantize(batch.images.clone()), &objective)
+            .value_and_grad(quantize(batch.images.clone()), &keys(batch.ids.len()), &objective)
             .grad,
     );
     assert_eq!(through_identity, at_quantized);
@@ -86,7 +91,7 @@ fn bpda_recovers_the_gradient_that_quantization_hides() {
         Bpda::new(linear(), quantize).with_surrogate(Box::new(|x: Tensor<4>| x.mul_scalar(2.0)));
     let through_surrogate = to_floats(
         doubled
-            .value_and_grad(batch.images.clone(), &objective)
+            .value_and_grad(batch.images.clone(), &keys(batch.ids.len()), &objective)
             .grad,
     );
     for (s, g) in through_surrogate.iter().zip(&at_quantized) {
@@ -113,9 +118,7 @@ fn pgd_breaks_the_quantized_model_only_through_bpda() {
             model,
             &batch,
             &threat,
-            &[0.3],
             &RunOptions::default(),
-            &mut NoObserver,
         )
         .unwrap();
         outcome.success.iter().filter(|&&s| s).count()
@@ -126,24 +129,40 @@ fn pgd_breaks_the_quantized_model_only_through_bpda() {
     assert!(adaptive >= n / 2, "BPDA breaks {adaptive} of {n}");
 }
 
-/// A random defense: each forward pass reverses the features with probability 1/2.
+/// A random defense: each row's features are reversed with probability 1/2, drawn from the
+/// row's key, so a sample gets the same draws in any batch.
 struct RandomFlip {
     linear: Linear,
-    rng: Mutex<StdRng>,
+}
+
+impl RandomFlip {
+    fn flips(keys: &[DrawKey]) -> Vec<bool> {
+        keys.iter()
+            .map(|key| sample_rng(7, key.sample, key.draw).random_bool(0.5))
+            .collect()
+    }
 }
 
 impl Classifier for RandomFlip {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let flip = self
-            .rng
-            .lock()
-            .expect("the generator is not poisoned")
-            .random_bool(0.5);
-        Fixed {
-            linear: &self.linear,
-            flip,
+        let ids: Vec<u64> = (0..images.dims()[0] as u64).collect();
+        self.forward_keyed(images, &draw_keys(&ids, 0))
+    }
+
+    fn traits(&self) -> ModelTraits {
+        ModelTraits {
+            randomized: true,
+            ..ModelTraits::DETERMINISTIC
         }
-        .forward(images)
+    }
+
+    fn forward_keyed(&self, images: Tensor<4>, keys: &[DrawKey]) -> Tensor<2> {
+        let n = images.dims()[0];
+        let flip = bools_from(&Self::flips(keys), &images.device());
+        let straight = self.linear.forward(images.clone());
+        let flipped = self.linear.forward(images.flip([3]));
+        let classes = straight.dims()[1];
+        straight.mask_where(flip.reshape([n, 1]).expand([n, classes]), flipped)
     }
 }
 
@@ -177,7 +196,7 @@ fn eot_averages_the_gradient_of_a_randomized_model() {
                 linear: &model,
                 flip,
             }
-            .value_and_grad(batch.images.clone(), &objective)
+            .value_and_grad(batch.images.clone(), &keys(batch.ids.len()), &objective)
             .grad,
         )
     };
@@ -196,12 +215,12 @@ fn eot_averages_the_gradient_of_a_randomized_model() {
     );
     assert!(spread > 1e-2, "the two draws must disagree");
 
-    let randomized = RandomFlip {
-        linear: linear(),
-        rng: Mutex::new(sample_rng(7, 0, 0)),
-    };
+    let randomized = RandomFlip { linear: linear() };
     let eot = Eot::new(randomized, 400).unwrap();
-    let averaged = to_floats(eot.value_and_grad(batch.images.clone(), &objective).grad);
+    let averaged = to_floats(
+        eot.value_and_grad(batch.images.clone(), &keys(3), &objective)
+            .grad,
+    );
     let error = max_abs(
         &averaged
             .iter()
@@ -217,9 +236,30 @@ fn eot_averages_the_gradient_of_a_randomized_model() {
         &eot,
         &batch,
         &ThreatModel::new(Norm::L2, 0.5).unwrap(),
-        &[0.5],
         &RunOptions::default(),
-        &mut NoObserver,
     );
     assert!(outcome.is_ok(), "every gradient attack takes the wrapper");
+}
+
+#[test]
+fn a_randomized_model_gives_each_sample_its_own_draws_in_any_batch() {
+    let (x0, labels) = inputs(4);
+    let model = Eot::new(RandomFlip { linear: linear() }, 3).unwrap();
+    let threat = ThreatModel::new(Norm::Linf, 0.2).unwrap();
+    let options = RunOptions {
+        seed: 3,
+        ..RunOptions::default()
+    };
+    let pgd = PgdConfig::default().init().unwrap();
+    let whole = attack_batch(&pgd, &model, &image_batch(&x0, &labels, [1, 1, DIMS]), &threat, &options)
+        .unwrap();
+    for i in 0..4 {
+        let mut row = image_batch(&x0[i * DIMS..(i + 1) * DIMS], &labels[i..i + 1], [1, 1, DIMS]);
+        row.ids = vec![i as u64];
+        let alone = attack_batch(&pgd, &model, &row, &threat, &options).unwrap();
+        assert_eq!(alone.success[0], whole.success[i], "row {i}");
+        assert_eq!(alone.queries[0], whole.queries[i], "row {i}");
+        let (a, b) = (to_floats(alone.adversarials), to_floats(whole.adversarials.clone()));
+        assert_eq!(a, b[i * DIMS..(i + 1) * DIMS].to_vec(), "row {i}");
+    }
 }

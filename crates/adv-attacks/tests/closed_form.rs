@@ -3,7 +3,7 @@
 mod common;
 
 use adv_attacks::{
-    Attack, CarliniWagnerConfig, DeepFoolConfig, FgsmConfig, NoObserver, PgdConfig, RunOptions,
+    Attack, CarliniWagnerConfig, DeepFoolConfig, FgsmConfig, Mode, PgdConfig, Pick, RunOptions,
     StepSize, attack_batch,
 };
 use adv_core::{Norm, ThreatModel, to_floats};
@@ -30,9 +30,7 @@ fn run(
         model,
         &batch(x0, labels, model.dims),
         &threat,
-        &[eps],
         &RunOptions::default(),
-        &mut NoObserver,
     )
     .unwrap();
     assert!(
@@ -56,7 +54,7 @@ fn fgsm_follows_the_sign_of_the_softmax_gradient() {
     let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
     let eps = 0.05;
     let adversarial = run(
-        &FgsmConfig::default().init(),
+        &FgsmConfig::default().init().unwrap(),
         &model,
         &x0,
         &labels,
@@ -135,14 +133,16 @@ fn minimal(attack: &dyn Attack, model: &Linear, x0: &[f32], norm: Norm) -> (Vec<
         .map(|x| model.predict_host(x))
         .collect();
     let threat = ThreatModel::new(norm, 1e6).unwrap();
+    let generate = RunOptions {
+        mode: Mode::Generate(Pick::Best),
+        ..RunOptions::default()
+    };
     let outcome = attack_batch(
         attack,
         model,
         &batch(x0, &labels, model.dims),
         &threat,
-        &[1e6],
-        &RunOptions::default(),
-        &mut NoObserver,
+        &generate,
     )
     .unwrap();
     assert!(
@@ -203,11 +203,11 @@ fn deepfool_and_cw_find_the_minimal_l2_distance_of_a_binary_linear_classifier() 
         let (distances, success) = minimal(attack, &model, &x0, Norm::L2);
         for (i, offset) in offsets.iter().enumerate() {
             let minimal = offset.abs();
-            assert!(success[i], "{} sample {i}", attack.name());
+            assert!(success[i], "{} sample {i}", attack.info().name);
             assert!(
                 distances[i] >= minimal * 0.999 && distances[i] <= minimal * 1.01,
                 "{} sample {i}: {} vs {minimal}",
-                attack.name(),
+                attack.info().name,
                 distances[i]
             );
         }

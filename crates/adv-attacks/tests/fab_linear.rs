@@ -3,7 +3,7 @@
 
 mod common;
 
-use adv_attacks::{FabConfig, NoObserver, RunOptions, attack_batch};
+use adv_attacks::{FabConfig, RunOptions, attack_batch};
 use adv_core::{Norm, ThreatModel, to_floats};
 use common::{Linear, batch};
 
@@ -42,9 +42,7 @@ fn fab_t_finds_the_minimal_perturbation_of_a_linear_model() {
                 &model,
                 &batch(&x0, &[0], 4),
                 &threat,
-                &[eps],
                 &RunOptions::default(),
-                &mut NoObserver,
             )
             .unwrap();
             assert!(outcome.attacked[0]);

@@ -4,7 +4,7 @@
 mod common;
 
 use adv_attacks::{
-    Attack, BimConfig, DimConfig, MimConfig, NoObserver, RunOptions, TiConfig, attack_batch,
+    Attack, BimConfig, DimConfig, MimConfig, RunOptions, TiConfig, attack_batch,
 };
 use adv_core::{Goal, Norm, TargetSelection, ThreatModel, to_floats};
 use common::{Linear, image_batch, pseudo_random};
@@ -41,9 +41,7 @@ fn run(attack: &dyn Attack, norm: Norm, eps: f32, goal: Goal) -> Outcome {
         &model,
         &image_batch(&x0, &labels, SHAPE),
         &threat,
-        &[eps],
         &options,
-        &mut NoObserver,
     )
     .unwrap();
     assert!(outcome.attacked.iter().all(|&a| a));
@@ -99,7 +97,7 @@ fn mim_with_zero_decay_equals_bim() {
 fn dim_without_diversity_or_momentum_and_ti_with_a_unit_kernel_equal_bim() {
     let bim = BimConfig::default().init().unwrap();
     let dim = DimConfig {
-        probability: 0.0,
+        diversity_prob: 0.0,
         decay: 0.0,
         ..Default::default()
     }
@@ -125,7 +123,7 @@ fn momentum_diversity_and_smoothing_change_the_walk() {
     let bim = run(&BimConfig::default().init().unwrap(), Norm::L2, 2.0, goal).examples;
     let mim = MimConfig::default().init().unwrap();
     let dim = DimConfig {
-        probability: 1.0,
+        diversity_prob: 1.0,
         resize_rate: 0.5,
         ..Default::default()
     }
@@ -185,7 +183,7 @@ fn every_iterative_attack_breaks_a_linear_model_with_a_large_budget() {
             assert!(
                 outcome.success.iter().all(|&s| s),
                 "{} {goal:?}",
-                attack.name()
+                attack.info().name
             );
         }
     }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use adv_attacks::{NoObserver, RunOptions, SquareConfig, attack_batch};
+use adv_attacks::{RunOptions, SquareConfig, attack_batch};
 use adv_core::{Budget, Counted, Norm, ThreatModel};
 use common::{Linear, batch};
 
@@ -29,12 +29,13 @@ fn square_honours_the_query_budget_of_the_threat_model() {
             &model,
             &batch(&x0, &[0, 0], 3),
             &threat,
-            &[0.01],
             &RunOptions::default(),
-            &mut NoObserver,
         )
         .unwrap();
         assert!(outcome.attacked.iter().all(|&a| a) && outcome.success.iter().all(|&s| !s));
+        // The oracle billed exactly the budget to each sample, the harness's calls apart.
+        assert_eq!(outcome.queries, vec![budget; 2], "{norm}");
+        assert_eq!(outcome.harness_cost.forward_samples, 2, "{norm}");
         let used = model.counts().forward_samples - before;
         // The harness's clean check and verdict (2 per sample) plus the attack's queries.
         assert_eq!(used, 2 * (2 + budget), "{norm}");

@@ -3,48 +3,41 @@
 
 mod common;
 
-use adv_attacks::{Attack, AttackConfig, AttackOverrides, NoObserver, RunOptions, attack_batch};
-use adv_core::{Goal, Norm, TargetSelection, ThreatModel, to_floats};
+use adv_attacks::{AttackConfig, BatchOutcome, RunOptions, attack_batch, registry};
+use adv_core::{Budget, Goal, Norm, Setting, TargetSelection, ThreatModel, to_floats};
 use common::{Linear, image_batch};
 use proptest::prelude::*;
 
 const CLASSES: usize = 3;
 
-/// Every attack, with few steps; DIM and TI transform every input so their hooks are exercised.
-fn attacks() -> Vec<Box<dyn Attack>> {
-    let overrides = AttackOverrides {
-        steps: Some(5),
-        diversity_prob: Some(1.0),
-        kernel_size: Some(3),
-        search_steps: Some(3),
-        restarts: Some(2),
-        queries: Some(40),
-        ..Default::default()
-    };
-    [
-        "fgsm",
-        "pgd",
-        "bim",
-        "mim",
-        "dim",
-        "ti",
-        "deepfool",
-        "cw",
-        "apgd-ce",
-        "apgd-dlr",
-        "apgd-t",
-        "fab-t",
-        "square",
-        "autoattack",
-    ]
-    .iter()
-    .map(|name| {
-        AttackConfig::from_name(name, &overrides)
-            .unwrap()
-            .build()
-            .unwrap()
-    })
-    .collect()
+/// Every attack of the registry, with few steps; DIM and TI transform every input so their
+/// hooks are exercised. Each attack takes the settings it declares.
+fn attacks() -> Vec<AttackConfig> {
+    let small = [
+        ("steps", "5"),
+        ("diversity-prob", "1"),
+        ("kernel-size", "3"),
+        ("search-steps", "3"),
+        ("restarts", "2"),
+        ("queries", "40"),
+    ];
+    registry()
+        .into_iter()
+        .map(|info| {
+            let keys: Vec<String> = (info.config.specs)().into_iter().map(|s| s.key).collect();
+            let settings: Vec<Setting> = small
+                .iter()
+                .filter(|(key, _)| keys.iter().any(|k| k == key))
+                .map(|(key, value)| Setting::new(*key, *value))
+                .collect();
+            AttackConfig::new(info.name, &settings).unwrap()
+        })
+        .collect()
+}
+
+fn run(config: &AttackConfig, model: &Linear, batch: &adv_core::Batch, threat: &ThreatModel, options: &RunOptions) -> BatchOutcome {
+    attack_batch(config.build().unwrap().as_ref(), model, batch, threat, options)
+        .unwrap_or_else(|e| panic!("{}: {e}", config.label()))
 }
 
 fn norm_strategy() -> impl Strategy<Value = Norm> {
@@ -102,14 +95,14 @@ proptest! {
         let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
         let threat = ThreatModel::new(norm, eps).unwrap();
         let options = RunOptions { seed, ..Default::default() };
-        for attack in attacks().iter().filter(|a| a.norms().contains(&norm)) {
-            let outcome = attack_batch(attack.as_ref(), &model, &batch(&x0, &labels, dims), &threat, &[eps], &options, &mut NoObserver).unwrap();
+        for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
+            let outcome = run(attack, &model, &batch(&x0, &labels, dims), &threat, &options);
             let adversarial = to_floats(outcome.adversarials.clone());
-            prop_assert!(adversarial.iter().all(|v| (0.0..=1.0).contains(v)), "{} left the box", attack.name());
+            prop_assert!(adversarial.iter().all(|v| (0.0..=1.0).contains(v)), "{} left the box", attack.label());
             for i in 0..n {
                 let delta: Vec<f32> = (0..dims).map(|j| adversarial[i * dims + j] - x0[i * dims + j]).collect();
                 let size = norm_of(norm, &delta);
-                prop_assert!(size <= eps as f64 * (1.0 + 1e-5) + 1e-6, "{} {norm}: {size} > {eps}", attack.name());
+                prop_assert!(size <= eps as f64 * (1.0 + 1e-5) + 1e-6, "{} {norm}: {size} > {eps}", attack.label());
                 prop_assert!((outcome.distances[i] as f64 - size).abs() <= 1e-5 + 1e-5 * size);
                 // The reported success is the model's own verdict on the returned example.
                 let predicted = model.predict_host(&adversarial[i * dims..(i + 1) * dims]);
@@ -124,8 +117,8 @@ proptest! {
         let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
         let threat = ThreatModel::new(norm, 0.0).unwrap();
         let options = RunOptions { seed, ..Default::default() };
-        for attack in attacks().iter().filter(|a| a.norms().contains(&norm)) {
-            let outcome = attack_batch(attack.as_ref(), &model, &batch(&x0, &labels, dims), &threat, &[0.0], &options, &mut NoObserver).unwrap();
+        for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
+            let outcome = run(attack, &model, &batch(&x0, &labels, dims), &threat, &options);
             prop_assert_eq!(to_floats(outcome.adversarials), x0.clone());
             prop_assert!(outcome.success.iter().all(|s| !s));
         }
@@ -137,17 +130,18 @@ proptest! {
         let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
         let threat = ThreatModel::new(norm, eps).unwrap();
         let options = RunOptions { seed, ..Default::default() };
-        for attack in attacks().iter().filter(|a| a.norms().contains(&norm)) {
-            let whole = attack_batch(attack.as_ref(), &model, &batch(&x0, &labels, dims), &threat, &[eps], &options, &mut NoObserver).unwrap();
+        for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
+            let whole = run(attack, &model, &batch(&x0, &labels, dims), &threat, &options);
             let whole = to_floats(whole.adversarials);
             for i in 0..n {
                 let mut row = batch(&x0[i * dims..(i + 1) * dims], &labels[i..i + 1], dims);
                 row.ids = vec![i as u64];
-                let alone = attack_batch(attack.as_ref(), &model, &row, &threat, &[eps], &options, &mut NoObserver).unwrap();
+                let alone = run(attack, &model, &row, &threat, &options);
                 let alone = to_floats(alone.adversarials);
                 for j in 0..dims {
-                    prop_assert!((alone[j] - whole[i * dims + j]).abs() <= 1e-6, "{} row {i}", attack.name());
+                    prop_assert!((alone[j] - whole[i * dims + j]).abs() <= 1e-6, "{} row {i}", attack.label());
                 }
+                prop_assert_eq!(alone.len(), dims);
             }
         }
     }
@@ -158,12 +152,48 @@ proptest! {
         let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
         let threat = ThreatModel::new(norm, eps).unwrap().with_goal(Goal::Targeted(TargetSelection::Next));
         let options = RunOptions { seed, ..Default::default() };
-        for attack in attacks().iter().filter(|a| a.norms().contains(&norm)) {
-            let outcome = attack_batch(attack.as_ref(), &model, &batch(&x0, &labels, dims), &threat, &[eps], &options, &mut NoObserver).unwrap();
+        for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
+            let outcome = run(attack, &model, &batch(&x0, &labels, dims), &threat, &options);
             let adversarial = to_floats(outcome.adversarials.clone());
             for i in 0..n {
                 let predicted = model.predict_host(&adversarial[i * dims..(i + 1) * dims]);
-                prop_assert_eq!(outcome.success[i], outcome.attacked[i] && predicted == (labels[i] + 1) % CLASSES, "{}", attack.name());
+                prop_assert_eq!(outcome.success[i], outcome.attacked[i] && predicted == (labels[i] + 1) % CLASSES, "{}", attack.label());
+            }
+        }
+    }
+
+    #[test]
+    fn compaction_changes_no_verdict_and_no_example((_n, dims, x0, weights, eps, norm, seed) in case()) {
+        let model = linear(weights, dims);
+        let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
+        let threat = ThreatModel::new(norm, eps).unwrap();
+        let on = RunOptions { seed, ..Default::default() };
+        let off = RunOptions { compaction: false, ..on.clone() };
+        for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
+            let data = batch(&x0, &labels, dims);
+            let compacted = run(attack, &model, &data, &threat, &on);
+            let kept = run(attack, &model, &data, &threat, &off);
+            prop_assert_eq!(&compacted.success, &kept.success, "{}", attack.label());
+            prop_assert_eq!(&compacted.first_success, &kept.first_success, "{}", attack.label());
+            // Bitwise: the rows of a batch are computed independently on flex.
+            prop_assert_eq!(to_floats(compacted.adversarials), to_floats(kept.adversarials), "{}", attack.label());
+            prop_assert!(compacted.cost.backward_samples <= kept.cost.backward_samples, "{}", attack.label());
+        }
+    }
+
+    #[test]
+    fn no_sample_spends_more_than_its_query_budget((_n, dims, x0, weights, eps, norm, seed) in case(), budget in 1u64..12) {
+        let model = linear(weights, dims);
+        let labels: Vec<usize> = x0.chunks(dims).map(|x| model.predict_host(x)).collect();
+        let threat = ThreatModel::new(norm, eps).unwrap().with_budget(Budget::Queries(budget)).unwrap();
+        let options = RunOptions { seed, ..Default::default() };
+        for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
+            let outcome = run(attack, &model, &batch(&x0, &labels, dims), &threat, &options);
+            for (i, &queries) in outcome.queries.iter().enumerate() {
+                prop_assert!(queries <= budget, "{} sample {i}: {queries} queries > {budget}", attack.label());
+                if let Some(first) = outcome.first_success[i] {
+                    prop_assert!(first.queries <= queries);
+                }
             }
         }
     }

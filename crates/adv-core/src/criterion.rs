@@ -74,6 +74,27 @@ impl Criterion {
     }
 }
 
+impl Criterion {
+    /// How close each sample is to success, as a logit margin that is positive once the goal's
+    /// prediction is reached: `max_{j != y} z_j - z_y` (untargeted, targeted-or-misclassified)
+    /// or `z_t - max_{j != t} z_j` (targeted). Success also needs it to reach the confidence.
+    pub fn success_margin(
+        &self,
+        logits: Tensor<2>,
+        labels: Tensor<1, Int>,
+        targets: Option<&Tensor<1, Int>>,
+    ) -> Result<Tensor<1>> {
+        match self.goal {
+            Goal::Untargeted | Goal::TargetedOrMisclassified(_) => Ok(margin(logits, labels)),
+            Goal::Targeted(_) => Ok(margin(
+                logits,
+                targets.ok_or(CoreError::MissingTargets("targeted"))?.clone(),
+            )
+            .neg()),
+        }
+    }
+}
+
 /// `max_{j != y} z_j - z_y` per sample: positive exactly when some other class beats `y`.
 pub(crate) fn margin(logits: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
     let [n, k] = logits.dims();

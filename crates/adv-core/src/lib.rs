@@ -19,17 +19,24 @@ pub mod data;
 mod error;
 mod loss;
 mod norm;
+pub mod options;
 mod rng;
 mod tensor_ext;
 mod threat;
 
 pub use backend::{BackendKind, DeviceSpec};
-pub use classifier::{Classifier, CostCounts, Counted, ValueAndGrad};
+pub use classifier::{
+    Classifier, CostCounts, Counted, DrawKey, ModelTraits, ValueAndGrad, draw_keys,
+};
 pub use criterion::Criterion;
 pub use data::{Batch, Dataset};
 pub use error::{CoreError, Result};
 pub use loss::{Loss, cross_entropy};
 pub use norm::{Bounds, Norm};
+pub use options::{
+    ConfigFns, Domain, Label, OptionError, OptionSpec, OptionValue, Options, Setting, Spec, apply,
+    canonical, configure, kebab, label, option_keys, options_table, resolved,
+};
 pub use rng::sample_rng;
 pub use tensor_ext::{
     bools_from, floats_from, ints_from, per_sample, to_bools, to_floats, to_ints,

@@ -50,6 +50,17 @@ impl std::str::FromStr for Loss {
     }
 }
 
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Loss::CrossEntropy => "ce",
+            Loss::Margin => "cw",
+        })
+    }
+}
+
+crate::text_option!(Loss, "ce|cw");
+
 /// Per-sample softmax cross-entropy `[n]` of logits `[n, classes]` against `labels`.
 pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     let n = logits.dims()[0];

@@ -1,0 +1,231 @@
+//! Every attack by name, and attack configurations as serializable values (a name and its
+//! settings) that suites, the command line, journals and reports share.
+
+use adv_core::{OptionError, OptionSpec, Setting, Spec, options_table};
+use serde::{Deserialize, Serialize};
+
+use crate::{Attack, AttackError, AttackInfo, Result};
+
+/// The declaration of the attack called `name` (or one of its aliases).
+pub fn find(name: &str) -> Result<&'static AttackInfo> {
+    let name = name.trim().to_ascii_lowercase();
+    crate::registry()
+        .into_iter()
+        .find(|info| info.name == name || info.aliases.contains(&name.as_str()))
+        .ok_or(AttackError::UnknownAttack(name))
+}
+
+/// An attack and its settings: what a suite entry, a `--attack NAME:key=value` or a report
+/// names. Built through [`AttackConfig::new`], which checks every setting, so a value of this
+/// type always builds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawConfig", into = "RawConfig")]
+pub struct AttackConfig {
+    name: &'static str,
+    settings: Vec<Setting>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct RawConfig {
+    attack: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    settings: Vec<Setting>,
+}
+
+impl TryFrom<RawConfig> for AttackConfig {
+    type Error = AttackError;
+
+    fn try_from(raw: RawConfig) -> Result<Self> {
+        AttackConfig::new(&raw.attack, &raw.settings)
+    }
+}
+
+impl From<AttackConfig> for RawConfig {
+    fn from(config: AttackConfig) -> Self {
+        RawConfig {
+            attack: config.name.to_owned(),
+            settings: config.settings,
+        }
+    }
+}
+
+impl AttackConfig {
+    /// The attack called `name` with `settings`; an unknown attack or option, or a value outside
+    /// its range, is an error that names the attack and its options.
+    pub fn new(name: &str, settings: &[Setting]) -> Result<Self> {
+        let info = find(name)?;
+        let settings = (info.config.canonical)(info.name, settings)?;
+        let config = Self {
+            name: info.name,
+            settings,
+        };
+        config.build()?;
+        Ok(config)
+    }
+
+    /// The default configuration of `name`.
+    pub fn named(name: &str) -> Result<Self> {
+        Self::new(name, &[])
+    }
+
+    /// Reads `NAME` or `NAME:key=value,key=value`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let spec: Spec = text.parse()?;
+        Self::new(&spec.name, &spec.settings)
+    }
+
+    /// This configuration with `extra` settings applied on top.
+    pub fn with(&self, extra: &[Setting]) -> Result<Self> {
+        let mut settings = self.settings.clone();
+        settings.extend_from_slice(extra);
+        Self::new(self.name, &settings)
+    }
+
+    /// The attack's declaration.
+    pub fn info(&self) -> &'static AttackInfo {
+        find(self.name).expect("an AttackConfig names a registered attack")
+    }
+
+    /// The attack's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The settings given, in canonical form (only those given).
+    pub fn settings(&self) -> &[Setting] {
+        &self.settings
+    }
+
+    /// Every option with its value, defaults included.
+    pub fn options(&self) -> Vec<Setting> {
+        (self.info().config.resolved)(self.name, &self.settings)
+            .expect("an AttackConfig's settings are valid")
+    }
+
+    /// The value of option `key`, default included.
+    pub fn option(&self, key: &str) -> Option<String> {
+        let key = adv_core::kebab(key);
+        self.options()
+            .into_iter()
+            .find(|s| s.key == key)
+            .map(|s| s.value)
+    }
+
+    /// The attack itself.
+    pub fn build(&self) -> Result<Box<dyn Attack>> {
+        (self.info().build)(&self.settings)
+    }
+
+    /// The short label of tables and reports: the name and every option its declaration
+    /// shows (`pgd-20`, `pgd-10-cw`, `pgd-10-random-start=false`).
+    pub fn label(&self) -> String {
+        (self.info().config.label)(self.name, &self.settings)
+            .expect("an AttackConfig's settings are valid")
+    }
+
+    /// The configuration as `NAME:key=value,...`.
+    pub fn spec(&self) -> String {
+        Spec {
+            name: self.name.to_owned(),
+            settings: self.settings.clone(),
+        }
+        .to_string()
+    }
+}
+
+/// An error if two configurations have the same label (a leaderboard would merge them).
+pub fn check_unique_labels(configs: &[AttackConfig]) -> Result<()> {
+    for (k, config) in configs.iter().enumerate() {
+        if let Some(other) = configs[..k].iter().find(|c| c.label() == config.label()) {
+            return Err(AttackError::DuplicateLabel {
+                label: config.label(),
+                first: other.spec(),
+                second: config.spec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One line of the attack listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttackListing {
+    /// Command-line name.
+    pub name: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+    /// Norms it supports.
+    pub norms: Vec<&'static str>,
+    /// What it needs to know of the model.
+    pub access: adv_core::Knowledge,
+    /// Whether it has a targeted version.
+    pub targeted: bool,
+    /// Whether it minimizes the distance.
+    pub minimizes_distance: bool,
+    /// The paper it implements.
+    pub paper: &'static str,
+    /// Its options.
+    pub options: Vec<OptionSpec>,
+}
+
+/// Every attack of the registry, for listings.
+pub fn listing() -> Vec<AttackListing> {
+    crate::registry()
+        .into_iter()
+        .map(|info| AttackListing {
+            name: info.name,
+            aliases: info.aliases,
+            norms: info.norms.iter().map(|n| n.name()).collect(),
+            access: info.access,
+            targeted: info.targeted,
+            minimizes_distance: info.minimizes_distance,
+            paper: info.paper,
+            options: (info.config.specs)(),
+        })
+        .collect()
+}
+
+/// The Markdown reference of every attack (a summary table, then each attack's options), as
+/// `adv-bench attacks --markdown` prints it and docs/attacks.md includes it.
+pub fn markdown_reference() -> String {
+    let access = |k: adv_core::Knowledge| match k {
+        adv_core::Knowledge::WhiteBox => "white-box",
+        adv_core::Knowledge::ScoreBased => "scores",
+        adv_core::Knowledge::DecisionBased => "decisions",
+        adv_core::Knowledge::Transfer => "transfer",
+    };
+    let mut out = String::from(
+        "| attack | norms | access | targeted | minimal distance | paper |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let attacks = listing();
+    for a in &attacks {
+        out += &format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            a.name,
+            a.norms.join(", "),
+            access(a.access),
+            if a.targeted { "yes" } else { "no" },
+            if a.minimizes_distance { "yes" } else { "no" },
+            a.paper
+        );
+    }
+    for a in &attacks {
+        out += &format!("\n### `{}`", a.name);
+        if !a.aliases.is_empty() {
+            out += &format!(" (also {})", a.aliases.join(", "));
+        }
+        out += "\n\n";
+        if a.options.is_empty() {
+            out += "No options.\n";
+        } else {
+            out += &options_table(&a.options);
+        }
+    }
+    out
+}
+
+impl From<OptionError> for AttackError {
+    fn from(error: OptionError) -> Self {
+        AttackError::Option(error)
+    }
+}
