@@ -5,7 +5,7 @@
 //! Every measured closure reads its result back to the host (the harness does so to decide
 //! success), so asynchronous backends are synchronized inside the timing.
 
-use adv_attacks::{Attack, FgsmConfig, NoObserver, PgdConfig, RunOptions, attack_batch};
+use adv_attacks::{Attack, FgsmConfig, PgdConfig, RunOptions, attack_batch};
 use adv_benches::{batch, model};
 use adv_core::burn::tensor::Device;
 use adv_core::{Norm, ThreatModel, to_floats};
@@ -56,16 +56,7 @@ fn run_attack(bencher: Bencher, architecture: &str, shape: [usize; 3], attack: &
     let threat = ThreatModel::new(Norm::Linf, 1e-6).expect("a valid radius");
     let options = RunOptions::default();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
-        attack_batch(
-            attack,
-            &model,
-            &batch,
-            &threat,
-            &[1e-6],
-            &options,
-            &mut NoObserver,
-        )
-        .expect("the attack runs")
+        attack_batch(attack, &model, &batch, &threat, &options).expect("the attack runs")
     });
 }
 
@@ -84,7 +75,7 @@ fn fgsm(bencher: Bencher, name: &str) {
         bencher,
         "small-cnn",
         shape_of(name),
-        &FgsmConfig::default().init(),
+        &FgsmConfig::default().init().expect("valid FGSM settings"),
     );
 }
 

@@ -270,8 +270,7 @@ impl WhiteBox<'_> {
 
     /// Logits at several images per row: `owners[k]` is the row (`0..rows`) of image `k`.
     pub fn logits_of(&self, x: Tensor<4>, owners: &[usize]) -> Result<Tensor<2>> {
-        self.meter
-            .forward(x, &Meter::owners(self.rows, owners)?)
+        self.meter.forward(x, &Meter::owners(self.rows, owners)?)
     }
 
     /// Logits, the per-row `objective` and its input gradient at `x` (one image per row).
@@ -311,8 +310,7 @@ impl ScoreOracle<'_> {
 
     /// Logits at several queries per row: `owners[k]` is the row (`0..rows`) of query `k`.
     pub fn scores_of(&self, x: Tensor<4>, owners: &[usize]) -> Result<Tensor<2>> {
-        self.meter
-            .forward(x, &Meter::owners(self.rows, owners)?)
+        self.meter.forward(x, &Meter::owners(self.rows, owners)?)
     }
 
     /// Queries each row may still make (`None`: no budget).
@@ -339,8 +337,7 @@ impl DecisionOracle<'_> {
     /// Labels of several queries per row: `owners[k]` is the row (`0..rows`) of query `k`.
     pub fn labels_of(&self, x: Tensor<4>, owners: &[usize]) -> Result<Tensor<1, Int>> {
         Ok(top1(
-            self.meter
-                .forward(x, &Meter::owners(self.rows, owners)?)?,
+            self.meter.forward(x, &Meter::owners(self.rows, owners)?)?,
         ))
     }
 

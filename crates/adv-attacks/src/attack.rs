@@ -230,10 +230,8 @@ pub struct Keep {
 
 impl Keep {
     pub(crate) fn new(rows: Vec<usize>, device: &adv_core::burn::tensor::Device) -> Self {
-        let index = adv_core::ints_from(
-            &rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
-            device,
-        );
+        let index =
+            adv_core::ints_from(&rows.iter().map(|&r| r as i64).collect::<Vec<_>>(), device);
         Self { index, rows }
     }
 

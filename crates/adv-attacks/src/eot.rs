@@ -67,7 +67,10 @@ impl<C: Classifier> Classifier for Eot<C> {
             keys.iter()
                 .map(|key| DrawKey {
                     sample: key.sample,
-                    draw: key.draw.wrapping_mul(self.draws as u64).wrapping_add(j as u64),
+                    draw: key
+                        .draw
+                        .wrapping_mul(self.draws as u64)
+                        .wrapping_add(j as u64),
                 })
                 .collect()
         };

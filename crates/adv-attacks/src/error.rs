@@ -55,7 +55,9 @@ pub enum AttackError {
         allowed: Knowledge,
     },
     /// Two configurations that a report would show under one label.
-    #[error("two attacks are labelled '{label}' ({first} and {second}): a leaderboard would merge them")]
+    #[error(
+        "two attacks are labelled '{label}' ({first} and {second}): a leaderboard would merge them"
+    )]
     DuplicateLabel {
         /// The label.
         label: String,

@@ -31,7 +31,9 @@ mod registry;
 mod session;
 mod tracker;
 
-pub use access::{Access, Decisions, DecisionOracle, Gradients, Meter, ScoreOracle, Scores, WhiteBox};
+pub use access::{
+    Access, DecisionOracle, Decisions, Gradients, Meter, ScoreOracle, Scores, WhiteBox,
+};
 pub use attack::{
     Attack, AttackInfo, Iterative, Keep, Observed, Rows, Shared, Start, Step, StepInfo,
 };
@@ -40,11 +42,12 @@ pub use eot::Eot;
 pub use error::{AttackError, Result};
 pub use gradient::{AscentState, StepSize};
 pub use registry::{
-    AttackConfig, AttackListing, check_unique_labels, find, listing, markdown_reference,
+    AttackConfig, AttackListing, all_options, apply_shared, check_unique_labels, find, listing,
+    markdown_reference,
 };
 pub use session::{
     BatchOutcome, CleanPass, Context, Harness, Mode, Pick, RANKED_CLASSES, RunOptions, Session,
-    attack_batch,
+    attack_batch, check_plan,
 };
 pub use tracker::FirstSuccess;
 

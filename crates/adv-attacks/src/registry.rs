@@ -18,8 +18,7 @@ pub fn find(name: &str) -> Result<&'static AttackInfo> {
 /// An attack and its settings: what a suite entry, a `--attack NAME:key=value` or a report
 /// names. Built through [`AttackConfig::new`], which checks every setting, so a value of this
 /// type always builds.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "RawConfig", into = "RawConfig")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AttackConfig {
     name: &'static str,
     settings: Vec<Setting>,
@@ -32,20 +31,22 @@ struct RawConfig {
     settings: Vec<Setting>,
 }
 
-impl TryFrom<RawConfig> for AttackConfig {
-    type Error = AttackError;
-
-    fn try_from(raw: RawConfig) -> Result<Self> {
-        AttackConfig::new(&raw.attack, &raw.settings)
+impl Serialize for AttackConfig {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> std::result::Result<S::Ok, S::Error> {
+        RawConfig {
+            attack: self.name.to_owned(),
+            settings: self.settings.clone(),
+        }
+        .serialize(out)
     }
 }
 
-impl From<AttackConfig> for RawConfig {
-    fn from(config: AttackConfig) -> Self {
-        RawConfig {
-            attack: config.name.to_owned(),
-            settings: config.settings,
-        }
+impl<'de> Deserialize<'de> for AttackConfig {
+    /// Checked as [`AttackConfig::new`] checks, so a file cannot name an attack or option that
+    /// does not exist.
+    fn deserialize<D: serde::Deserializer<'de>>(input: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawConfig::deserialize(input)?;
+        AttackConfig::new(&raw.attack, &raw.settings).map_err(serde::de::Error::custom)
     }
 }
 
@@ -131,6 +132,75 @@ impl AttackConfig {
         }
         .to_string()
     }
+}
+
+/// Applies shared `settings` (command-line flags such as `--steps 20`) to every configuration
+/// that declares the option; a setting that no configuration declares is an error naming each
+/// attack and its options.
+pub fn apply_shared(configs: &[AttackConfig], settings: &[Setting]) -> Result<Vec<AttackConfig>> {
+    let declares = |config: &AttackConfig, key: &str| {
+        (config.info().config.specs)()
+            .iter()
+            .any(|spec| spec.key == adv_core::kebab(key))
+    };
+    for setting in settings {
+        if configs.iter().any(|c| declares(c, &setting.key)) {
+            continue;
+        }
+        return Err(match configs {
+            [only] => AttackError::Option(OptionError::Unknown {
+                owner: only.name().to_owned(),
+                key: setting.key.clone(),
+                known: option_list(only),
+            }),
+            _ => AttackError::Mismatch(format!(
+                "no attack given has option '{}' ({})",
+                setting.key,
+                configs
+                    .iter()
+                    .map(|c| format!("{}: {}", c.name(), option_list(c)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+        });
+    }
+    configs
+        .iter()
+        .map(|config| {
+            let mine: Vec<Setting> = settings
+                .iter()
+                .filter(|s| declares(config, &s.key))
+                .cloned()
+                .chain(config.settings.iter().cloned())
+                .collect();
+            AttackConfig::new(config.name, &mine)
+        })
+        .collect()
+}
+
+fn option_list(config: &AttackConfig) -> String {
+    let keys: Vec<String> = (config.info().config.specs)()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    if keys.is_empty() {
+        "none".into()
+    } else {
+        keys.join(", ")
+    }
+}
+
+/// Every option key of the registry, once, with the first declaration of it.
+pub fn all_options() -> Vec<OptionSpec> {
+    let mut all: Vec<OptionSpec> = Vec::new();
+    for info in crate::registry() {
+        for spec in (info.config.specs)() {
+            if !all.iter().any(|s| s.key == spec.key) {
+                all.push(spec);
+            }
+        }
+    }
+    all
 }
 
 /// An error if two configurations have the same label (a leaderboard would merge them).

@@ -195,7 +195,12 @@ impl<'a> Harness<'a> {
     }
 
     /// Runs `attack` on `batch`, whose clean pass is `clean`.
-    pub fn run(&self, attack: &dyn Attack, batch: &Batch, clean: &CleanPass) -> Result<BatchOutcome> {
+    pub fn run(
+        &self,
+        attack: &dyn Attack,
+        batch: &Batch,
+        clean: &CleanPass,
+    ) -> Result<BatchOutcome> {
         let n = batch.ids.len();
         let options = &self.options;
         if clean.predictions.len() != n {
@@ -226,7 +231,13 @@ impl<'a> Harness<'a> {
             )));
         }
         let criterion = Criterion::new(self.threat.goal).with_confidence(options.confidence)?;
-        check_attack(attack.info(), attack.info().access, self.threat, &criterion, self.model.traits())?;
+        check_attack(
+            attack.info(),
+            attack.info().access,
+            self.threat,
+            &criterion,
+            self.model.traits(),
+        )?;
         let labels: Vec<usize> = to_ints(batch.labels.clone())
             .into_iter()
             .map(|y| y as usize)
@@ -269,9 +280,12 @@ impl<'a> Harness<'a> {
         let rows = SessionRows {
             images: batch.images.clone().select(0, index.clone()),
             labels: batch.labels.clone().select(0, index.clone()),
-            targets: targets
-                .as_ref()
-                .map(|t| ints_from(&chosen.iter().map(|&i| t[i] as i64).collect::<Vec<_>>(), &device)),
+            targets: targets.as_ref().map(|t| {
+                ints_from(
+                    &chosen.iter().map(|&i| t[i] as i64).collect::<Vec<_>>(),
+                    &device,
+                )
+            }),
             epsilon_values: chosen.iter().map(|&i| radii[i]).collect(),
             ids: chosen.iter().map(|&i| batch.ids[i]).collect(),
             ranking: chosen.iter().map(|&i| clean.ranking[i].clone()).collect(),
@@ -296,11 +310,12 @@ impl<'a> Harness<'a> {
         outcome.iterates = finished.iterates;
         outcome.cost = finished.cost;
         outcome.harness_cost = finished.harness_cost;
-        outcome.adversarials =
-            batch
-                .images
-                .clone()
-                .select_assign(0, index, finished.examples, IndexingUpdateOp::Assign);
+        outcome.adversarials = batch.images.clone().select_assign(
+            0,
+            index,
+            finished.examples,
+            IndexingUpdateOp::Assign,
+        );
         Ok(outcome)
     }
 }
@@ -317,6 +332,19 @@ pub fn attack_batch(
     let harness = Harness::new(model, threat, options.clone());
     let clean = harness.clean(batch);
     harness.run(attack, batch, &clean)
+}
+
+/// An error unless the attack `info` declares may run under `threat` with `criterion`: its
+/// norm, its access against the threat model's knowledge, its goals, its margin. What a plan
+/// checks before any model work.
+pub fn check_plan(info: &AttackInfo, threat: &ThreatModel, criterion: &Criterion) -> Result<()> {
+    check_attack(
+        info,
+        info.access,
+        threat,
+        criterion,
+        ModelTraits::DETERMINISTIC,
+    )
 }
 
 /// An error unless `info`'s attack, needing `access`, may run under `threat` on a model with
@@ -336,7 +364,10 @@ pub(crate) fn check_attack(
             allowed: threat.knowledge,
         });
     }
-    if matches!(threat.goal, Goal::Targeted(_) | Goal::TargetedOrMisclassified(_)) && !info.targeted
+    if matches!(
+        threat.goal,
+        Goal::Targeted(_) | Goal::TargetedOrMisclassified(_)
+    ) && !info.targeted
     {
         return Err(AttackError::config(info.name, "it has no targeted version"));
     }
@@ -658,11 +689,23 @@ impl<'a> Session<'a> {
         Context {
             images: self.rows.images.clone().select(0, index.clone()),
             labels: self.rows.labels.clone().select(0, index.clone()),
-            targets: self.rows.targets.clone().map(|t| t.select(0, index.clone())),
+            targets: self
+                .rows
+                .targets
+                .clone()
+                .map(|t| t.select(0, index.clone())),
             epsilons: self.epsilons.clone().select(0, index),
-            epsilon_values: self.active.iter().map(|&r| self.rows.epsilon_values[r]).collect(),
+            epsilon_values: self
+                .active
+                .iter()
+                .map(|&r| self.rows.epsilon_values[r])
+                .collect(),
             sample_ids: self.active.iter().map(|&r| self.rows.ids[r]).collect(),
-            ranking: self.active.iter().map(|&r| self.rows.ranking[r].clone()).collect(),
+            ranking: self
+                .active
+                .iter()
+                .map(|&r| self.rows.ranking[r].clone())
+                .collect(),
             fooled_last_run: self
                 .active
                 .iter()
@@ -677,7 +720,9 @@ impl<'a> Session<'a> {
     /// Whether iterates must be judged at all: not when generating final iterates for an
     /// attack that does not look at verdicts.
     fn judges<A: Iterative>(&self, attack: &A) -> bool {
-        self.mode != Mode::Generate(Pick::Final) || attack.needs_verdict() || attack.stops_at_success()
+        self.mode != Mode::Generate(Pick::Final)
+            || attack.needs_verdict()
+            || attack.stops_at_success()
     }
 
     /// Drives an iterative attack over its runs and steps on the rows still attacked.
@@ -780,15 +825,20 @@ impl<'a> Session<'a> {
                     if let Some(keep) =
                         self.settle(&ctx, &x, Observed::Logits(logits), iterate, true, attack)?
                     {
-                        (next, state, ctx) =
-                            (keep.tensor(next), state.select_rows(&keep), ctx.narrow(&keep));
+                        (next, state, ctx) = (
+                            keep.tensor(next),
+                            state.select_rows(&keep),
+                            ctx.narrow(&keep),
+                        );
                     }
                 }
                 x = next;
                 iterate += 1;
                 pending = true;
                 if judges && !matches!(step.at_next, Observed::Nothing) {
-                    if let Some(keep) = self.settle(&ctx, &x, step.at_next, iterate, true, attack)? {
+                    if let Some(keep) =
+                        self.settle(&ctx, &x, step.at_next, iterate, true, attack)?
+                    {
                         (x, state, ctx) =
                             (keep.tensor(x), state.select_rows(&keep), ctx.narrow(&keep));
                     }
@@ -841,8 +891,11 @@ impl<'a> Session<'a> {
     /// becomes their last one. The rows kept, if any left.
     fn retire(&mut self, need: u64, x: &Tensor<4>) -> Option<Keep> {
         self.meter.remaining(0)?;
-        let (keep, leave): (Vec<usize>, Vec<usize>) = (0..self.active.len())
-            .partition(|&k| self.meter.remaining(self.active[k]).is_none_or(|r| r >= need));
+        let (keep, leave): (Vec<usize>, Vec<usize>) = (0..self.active.len()).partition(|&k| {
+            self.meter
+                .remaining(self.active[k])
+                .is_none_or(|r| r >= need)
+        });
         if leave.is_empty() {
             return None;
         }
@@ -901,7 +954,10 @@ impl<'a> Session<'a> {
                 (hit.float(), Tensor::<1>::full([n], f32::NAN, &device))
             }
             _ => {
-                let clean: Vec<bool> = rows.iter().map(|&r| self.rows.clean_adversarial[r]).collect();
+                let clean: Vec<bool> = rows
+                    .iter()
+                    .map(|&r| self.rows.clean_adversarial[r])
+                    .collect();
                 (
                     adv_core::bools_from(&clean, &device).float(),
                     Tensor::<1>::full([n], f32::NAN, &device),
@@ -979,7 +1035,12 @@ impl<'a> Session<'a> {
                     self.rows.targets.as_ref(),
                 )?)
             }
-            Mode::Generate(_) => self.tracker.first_success.iter().map(Option::is_some).collect(),
+            Mode::Generate(_) => self
+                .tracker
+                .first_success
+                .iter()
+                .map(Option::is_some)
+                .collect(),
         };
         let distances = to_floats(self.threat.norm.norms(examples.clone() - x0));
         let counts = self.meter.counts();

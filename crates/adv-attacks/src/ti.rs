@@ -6,11 +6,11 @@
 //!
 //! Defaults: a 15 x 15 kernel spanning 3 standard deviations each side (the paper's kernel and
 //! the reference code's), momentum decay 1.0 (TI-MI-FGSM), no input diversity (set
-//! `probability` to 0.5 for TI-DIM), 10 steps of `eps / steps`.
+//! `diversity_prob` to 0.5 for TI-DIM), 10 steps of `eps / steps`.
 //!
 //! ```
 //! use adv_attacks::TiConfig;
-//! let ti_dim = TiConfig { probability: 0.5, ..Default::default() }.init().unwrap();
+//! let ti_dim = TiConfig { diversity_prob: 0.5, ..Default::default() }.init().unwrap();
 //! ```
 
 use adv_core::burn::tensor::module::conv2d;

@@ -154,13 +154,21 @@ impl Tracker {
 }
 
 /// `target` with its rows `rows` overwritten by rows `from_rows` of `source`.
-fn assign_rows(target: Tensor<4>, rows: &[usize], source: &Tensor<4>, from_rows: &[usize]) -> Tensor<4> {
+fn assign_rows(
+    target: Tensor<4>,
+    rows: &[usize],
+    source: &Tensor<4>,
+    from_rows: &[usize],
+) -> Tensor<4> {
     if rows.is_empty() {
         return target;
     }
     let device = target.device();
     let index = |values: &[usize]| {
-        ints_from(&values.iter().map(|&v| v as i64).collect::<Vec<_>>(), &device)
+        ints_from(
+            &values.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            &device,
+        )
     };
     let values = source.clone().select(0, index(from_rows));
     target.select_assign(0, index(rows), values, IndexingUpdateOp::Assign)

@@ -78,10 +78,17 @@ fn bpda_recovers_the_gradient_that_quantization_hides() {
     );
 
     let bpda = Bpda::new(linear(), quantize);
-    let through_identity = to_floats(bpda.value_and_grad(batch.images.clone(), &keys(batch.ids.len()), &objective).grad);
+    let through_identity = to_floats(
+        bpda.value_and_grad(batch.images.clone(), &keys(batch.ids.len()), &objective)
+            .grad,
+    );
     let at_quantized = to_floats(
         linear()
-            .value_and_grad(quantize(batch.images.clone()), &keys(batch.ids.len()), &objective)
+            .value_and_grad(
+                quantize(batch.images.clone()),
+                &keys(batch.ids.len()),
+                &objective,
+            )
             .grad,
     );
     assert_eq!(through_identity, at_quantized);
@@ -113,14 +120,7 @@ fn pgd_breaks_the_quantized_model_only_through_bpda() {
     .init()
     .unwrap();
     let run = |model: &dyn Classifier| {
-        let outcome = attack_batch(
-            &pgd,
-            model,
-            &batch,
-            &threat,
-            &RunOptions::default(),
-        )
-        .unwrap();
+        let outcome = attack_batch(&pgd, model, &batch, &threat, &RunOptions::default()).unwrap();
         outcome.success.iter().filter(|&&s| s).count()
     };
     let plain = run(&Quantized(linear()));
@@ -251,15 +251,28 @@ fn a_randomized_model_gives_each_sample_its_own_draws_in_any_batch() {
         ..RunOptions::default()
     };
     let pgd = PgdConfig::default().init().unwrap();
-    let whole = attack_batch(&pgd, &model, &image_batch(&x0, &labels, [1, 1, DIMS]), &threat, &options)
-        .unwrap();
+    let whole = attack_batch(
+        &pgd,
+        &model,
+        &image_batch(&x0, &labels, [1, 1, DIMS]),
+        &threat,
+        &options,
+    )
+    .unwrap();
     for i in 0..4 {
-        let mut row = image_batch(&x0[i * DIMS..(i + 1) * DIMS], &labels[i..i + 1], [1, 1, DIMS]);
+        let mut row = image_batch(
+            &x0[i * DIMS..(i + 1) * DIMS],
+            &labels[i..i + 1],
+            [1, 1, DIMS],
+        );
         row.ids = vec![i as u64];
         let alone = attack_batch(&pgd, &model, &row, &threat, &options).unwrap();
         assert_eq!(alone.success[0], whole.success[i], "row {i}");
         assert_eq!(alone.queries[0], whole.queries[i], "row {i}");
-        let (a, b) = (to_floats(alone.adversarials), to_floats(whole.adversarials.clone()));
+        let (a, b) = (
+            to_floats(alone.adversarials),
+            to_floats(whole.adversarials.clone()),
+        );
         assert_eq!(a, b[i * DIMS..(i + 1) * DIMS].to_vec(), "row {i}");
     }
 }

@@ -3,9 +3,7 @@
 
 mod common;
 
-use adv_attacks::{
-    Attack, BimConfig, DimConfig, MimConfig, RunOptions, TiConfig, attack_batch,
-};
+use adv_attacks::{Attack, BimConfig, DimConfig, MimConfig, RunOptions, TiConfig, attack_batch};
 use adv_core::{Goal, Norm, TargetSelection, ThreatModel, to_floats};
 use common::{Linear, image_batch, pseudo_random};
 

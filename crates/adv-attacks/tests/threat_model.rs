@@ -35,9 +35,21 @@ fn attacks() -> Vec<AttackConfig> {
         .collect()
 }
 
-fn run(config: &AttackConfig, model: &Linear, batch: &adv_core::Batch, threat: &ThreatModel, options: &RunOptions) -> BatchOutcome {
-    attack_batch(config.build().unwrap().as_ref(), model, batch, threat, options)
-        .unwrap_or_else(|e| panic!("{}: {e}", config.label()))
+fn run(
+    config: &AttackConfig,
+    model: &Linear,
+    batch: &adv_core::Batch,
+    threat: &ThreatModel,
+    options: &RunOptions,
+) -> BatchOutcome {
+    attack_batch(
+        config.build().unwrap().as_ref(),
+        model,
+        batch,
+        threat,
+        options,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", config.label()))
 }
 
 fn norm_strategy() -> impl Strategy<Value = Norm> {

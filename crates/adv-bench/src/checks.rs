@@ -3,7 +3,7 @@
 //! Each check returns warnings as values; the report lists them.
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{Classifier, Dataset, Knowledge, Loss, to_floats};
+use adv_core::{Classifier, Dataset, Knowledge, Loss, draw_keys, to_floats};
 use serde::{Deserialize, Serialize};
 
 use crate::report::AttackResult;
@@ -179,18 +179,25 @@ pub fn check_results(
     warnings
 }
 
-/// Whether `stronger` is `weaker` with more iterations and otherwise the same settings.
+/// Whether `stronger` is the same attack as `weaker` with more steps and otherwise the same
+/// settings.
 fn is_strengthening(weaker: &AttackResult, stronger: &AttackResult) -> bool {
-    use adv_attacks::AttackConfig;
-    match (&weaker.config, &stronger.config) {
-        (AttackConfig::Pgd(a), AttackConfig::Pgd(b)) => {
-            b.steps > a.steps
-                && a.loss == b.loss
-                && a.random_start == b.random_start
-                && a.l1_fraction == b.l1_fraction
-        }
-        _ => false,
+    let (a, b) = (&weaker.config, &stronger.config);
+    if a.name() != b.name() {
+        return false;
     }
+    let steps = |options: &[adv_core::Setting]| {
+        options
+            .iter()
+            .find(|s| s.key == "steps")
+            .and_then(|s| s.value.parse::<u64>().ok())
+    };
+    let (options_a, options_b) = (a.options(), b.options());
+    let others_equal = options_a
+        .iter()
+        .zip(&options_b)
+        .all(|(x, y)| x.key == "steps" || x == y);
+    matches!((steps(&options_a), steps(&options_b)), (Some(s), Some(t)) if t > s) && others_equal
 }
 
 /// Warnings from probing the model itself on the first `probe` samples of `data`: vanishing
@@ -207,8 +214,9 @@ pub fn check_model(
     }
     let batch = data.batch(0, probe, device);
     let n = batch.ids.len();
-    let first = model.forward(batch.images.clone());
-    let second = model.forward(batch.images.clone());
+    // Two draws of the same inputs: a randomized model differs between them.
+    let first = model.forward_keyed(batch.images.clone(), &draw_keys(&batch.ids, 0));
+    let second = model.forward_keyed(batch.images.clone(), &draw_keys(&batch.ids, 1));
     let max_difference = to_floats((first.clone() - second).abs().max())
         .first()
         .copied()
@@ -222,7 +230,9 @@ pub fn check_model(
     let threshold = 1e-10;
     let labels = batch.labels.clone();
     let objective = |logits: Tensor<2>| Loss::CrossEntropy.objective(logits, &labels, None);
-    let gradient = model.value_and_grad(batch.images, &objective).grad;
+    let gradient = model
+        .value_and_grad(batch.images, &draw_keys(&batch.ids, 0), &objective)
+        .grad;
     let norms = to_floats(adv_core::Norm::L2.norms(gradient));
     let vanishing = norms
         .iter()
@@ -250,9 +260,9 @@ fn looks_like_probabilities(outputs: Tensor<2>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_attacks::{AttackConfig, FgsmConfig, PgdConfig};
-    use adv_core::CostCounts;
+    use adv_attacks::AttackConfig;
     use adv_core::burn::tensor::Device;
+    use adv_core::{CostCounts, Setting};
 
     fn result(config: AttackConfig, epsilon: f32, robust_accuracy: f32) -> AttackResult {
         AttackResult {
@@ -264,22 +274,22 @@ mod tests {
             mean_perturbation: 0.0,
             max_perturbation: 0.0,
             accuracy_per_step: vec![],
+            accuracy_per_query: vec![],
+            mean_queries: 0.0,
             cost: CostCounts::default(),
+            harness_cost: CostCounts::default(),
             wall_time_s: 0.0,
         }
     }
 
     fn pgd(steps: usize) -> AttackConfig {
-        AttackConfig::Pgd(PgdConfig {
-            steps,
-            ..Default::default()
-        })
+        AttackConfig::new("pgd", &[Setting::new("steps", steps.to_string())]).unwrap()
     }
 
     #[test]
     fn healthy_results_give_no_warning() {
         let results = vec![
-            result(AttackConfig::Fgsm(FgsmConfig::default()), 0.1, 0.5),
+            result(AttackConfig::named("fgsm").unwrap(), 0.1, 0.5),
             result(pgd(10), 0.1, 0.4),
             result(pgd(100), 0.1, 0.3),
             result(pgd(100), 1.0, 0.0),

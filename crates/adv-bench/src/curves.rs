@@ -5,13 +5,14 @@
 //!   brackets it and a bisection that narrows the bracket, all samples at their own radius in
 //!   one batch. `accuracy(eps)` is the fraction of samples whose minimal epsilon exceeds `eps`.
 //! * Accuracy against attack strength: robust accuracy after every iteration of an iterative
-//!   attack, from a single run (the harness's step observer), not one run per iteration count.
+//!   attack, from a single run (the iterate at which the harness first saw each sample fooled),
+//!   not one run per iteration count; and against queries, likewise.
 
-use adv_attacks::{Attack, NoObserver, RunOptions, StepObserver, attack_batch};
-use adv_core::burn::tensor::{Bool, Tensor};
-use adv_core::{Batch, Classifier, ThreatModel, to_bools};
+use adv_attacks::{Attack, CleanPass, Harness, RunOptions};
+use adv_core::{Batch, Classifier, CostCounts, ThreatModel, to_ints};
 use serde::{Deserialize, Serialize};
 
+use crate::work::minimal_distance_options;
 use crate::{BenchError, Result};
 
 /// How the minimal epsilon of each sample is searched.
@@ -63,40 +64,45 @@ impl EpsilonSearch {
 
 /// Per sample of `batch`, the smallest radius found at which `attack` breaks it: 0 for
 /// samples misclassified without attack, `f32::INFINITY` for samples never broken up to
-/// `search.max`. Attacks that minimize the distance themselves (DeepFool, C&W, FAB) run once
-/// at `search.max` and report the distance they found.
+/// `search.max`; and the work it took. Attacks that minimize the distance themselves (DeepFool,
+/// C&W, FAB) run once at `search.max`, every step, keeping their closest example.
 pub(crate) fn minimal_epsilons_of_batch(
     attack: &dyn Attack,
     model: &dyn Classifier,
     batch: &Batch,
+    clean: &CleanPass,
     threat: &ThreatModel,
     options: &RunOptions,
     search: &EpsilonSearch,
-) -> Result<Vec<f32>> {
+) -> Result<(Vec<f32>, CostCounts)> {
     let n = batch.ids.len();
-    if attack.minimizes_distance() {
-        let outcome = attack_batch(
-            attack,
-            model,
-            batch,
-            threat,
-            &vec![search.max; n],
-            options,
-            &mut NoObserver,
-        )?;
-        return Ok((0..n)
-            .map(|i| match (outcome.clean_correct[i], outcome.success[i]) {
-                (false, _) => 0.0,
-                (true, true) => outcome.distances[i],
-                (true, false) => f32::INFINITY,
+    let labels: Vec<usize> = to_ints(batch.labels.clone())
+        .into_iter()
+        .map(|y| y as usize)
+        .collect();
+    let misclassified: Vec<bool> = clean.correct(&labels).iter().map(|c| !c).collect();
+    let mut cost = CostCounts::default();
+    if attack.info().minimizes_distance {
+        let threat = threat.clone().with_epsilon(search.max)?;
+        let run = RunOptions {
+            candidates: Some(misclassified.iter().map(|m| !m).collect()),
+            ..minimal_distance_options(options)
+        };
+        let outcome = Harness::new(model, &threat, run).run(attack, batch, clean)?;
+        cost = cost + outcome.cost + outcome.harness_cost;
+        let minimal = (0..n)
+            .map(|i| match (misclassified[i], outcome.success[i]) {
+                (true, _) => 0.0,
+                (false, true) => outcome.distances[i],
+                (false, false) => f32::INFINITY,
             })
-            .collect());
+            .collect();
+        return Ok((minimal, cost));
     }
     // Bracket [low, high]: the attack failed at `low` and succeeded at `high` (if finite).
     let mut low = vec![0.0f32; n];
     let mut high = vec![f32::INFINITY; n];
     let mut radius = vec![search.initial; n];
-    let mut misclassified = vec![false; n];
     let mut bracketing = true;
     let mut bisections = 0;
     loop {
@@ -115,15 +121,12 @@ pub(crate) fn minimal_epsilons_of_batch(
         if candidates.iter().any(|&c| c) {
             let run = RunOptions {
                 candidates: Some(candidates.clone()),
+                radii: Some(radius.clone()),
                 ..options.clone()
             };
-            let outcome =
-                attack_batch(attack, model, batch, threat, &radius, &run, &mut NoObserver)?;
-            for i in 0..n {
-                misclassified[i] = !outcome.clean_correct[i];
-                if !candidates[i] || misclassified[i] {
-                    continue;
-                }
+            let outcome = Harness::new(model, threat, run).run(attack, batch, clean)?;
+            cost = cost + outcome.cost + outcome.harness_cost;
+            for i in (0..n).filter(|&i| candidates[i]) {
                 if outcome.success[i] {
                     high[i] = high[i].min(radius[i]);
                 } else {
@@ -150,9 +153,10 @@ pub(crate) fn minimal_epsilons_of_batch(
             radius[i] = 0.5 * (low[i] + high[i]);
         }
     }
-    Ok((0..n)
+    let minimal = (0..n)
         .map(|i| if misclassified[i] { 0.0 } else { high[i] })
-        .collect())
+        .collect();
+    Ok((minimal, cost))
 }
 
 /// `accuracy(eps)`: the fraction of samples whose minimal epsilon exceeds each `eps`.
@@ -168,77 +172,13 @@ pub fn accuracy_at(minimal: &[f32], epsilons: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Counts, per iteration, the samples broken so far; one instance per batch.
-#[derive(Default)]
-pub(crate) struct StepCounts {
-    broken: Vec<usize>,
-}
-
-impl StepCounts {
-    /// Samples broken after each step.
-    pub fn into_broken(self) -> Vec<usize> {
-        self.broken
-    }
-}
-
-impl StepObserver for StepCounts {
-    fn on_step(&mut self, step: usize, found: &Tensor<1, Bool>) {
-        let count = to_bools(found.clone()).into_iter().filter(|&f| f).count();
-        if self.broken.len() <= step {
-            self.broken.resize(step + 1, 0);
-        }
-        self.broken[step] = count;
-    }
-}
-
-/// Robust accuracy per step over batches: gathers each batch's clean-correct count and step
-/// counts, then divides by the number of samples.
-#[derive(Default)]
-pub(crate) struct StepCurve {
-    batches: Vec<(usize, Vec<usize>)>,
-    samples: usize,
-}
-
-impl StepCurve {
-    /// Adds a batch of `samples` samples with `clean_correct` of them correct and `broken`
-    /// of those broken after each step.
-    pub fn add(&mut self, samples: usize, clean_correct: usize, broken: Vec<usize>) {
-        self.samples += samples;
-        self.batches.push((clean_correct, broken));
-    }
-
-    /// Accuracy after each step; attacks that stopped early (everything broken) reported no
-    /// later steps, so their last count carries forward.
-    pub fn accuracy(&self) -> Vec<f32> {
-        let steps = self
-            .batches
-            .iter()
-            .map(|(_, broken)| broken.len())
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let n = self.samples.max(1) as f32;
-        (0..steps)
-            .map(|step| {
-                let robust: usize = self
-                    .batches
-                    .iter()
-                    .map(|(correct, broken)| {
-                        correct - broken.get(step).or(broken.last()).copied().unwrap_or(0)
-                    })
-                    .sum();
-                robust as f32 / n
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_attacks::{AttackConfig, FgsmConfig, PgdConfig};
-    use adv_core::burn::tensor::{Device, TensorData};
+    use adv_attacks::{AttackConfig, PgdConfig, attack_batch};
+    use adv_core::burn::tensor::{Device, Tensor, TensorData};
     use adv_core::{Dataset, Norm, to_floats};
+    use adv_core::{Setting, ThreatModel};
 
     use crate::{EvalPlan, EvalReport, Progress, evaluate};
 
@@ -309,7 +249,7 @@ mod tests {
             bisection_steps: 10,
             skip: Vec::new(),
         };
-        let fgsm = AttackConfig::Fgsm(FgsmConfig::default());
+        let fgsm = AttackConfig::named("fgsm").unwrap();
         let report = evaluate_one(&model, &data, fgsm, 0.1, 0, Some(search));
         let found: Vec<f32> = report.epsilon_curves[0]
             .minimal_epsilons
@@ -359,14 +299,15 @@ mod tests {
             step_size: adv_attacks::StepSize::Relative(0.05),
             ..Default::default()
         };
-        let report = evaluate_one(
-            &model,
-            &data,
-            AttackConfig::Pgd(config.clone()),
-            0.08,
-            4,
-            None,
-        );
+        let named = AttackConfig::new(
+            "pgd",
+            &[
+                Setting::new("steps", "10"),
+                Setting::new("step-size", "0.05x"),
+            ],
+        )
+        .unwrap();
+        let report = evaluate_one(&model, &data, named, 0.08, 4, None);
         let curve = &report.results[0].accuracy_per_step;
         let (threat, pgd) = (
             ThreatModel::new(Norm::Linf, 0.08).unwrap(),
@@ -380,16 +321,7 @@ mod tests {
         assert!(curve.windows(2).all(|w| w[1] <= w[0]), "{curve:?}");
         let mut robust = 0;
         for batch in data.batches(4, &device) {
-            let outcome = attack_batch(
-                &pgd,
-                &model,
-                &batch,
-                &threat,
-                &[0.08],
-                &options,
-                &mut NoObserver,
-            )
-            .unwrap();
+            let outcome = attack_batch(&pgd, &model, &batch, &threat, &options).unwrap();
             robust += outcome.robust().iter().filter(|&&r| r).count();
         }
         assert_eq!(*curve.last().unwrap(), robust as f32 / data.len() as f32);

@@ -6,23 +6,23 @@
 
 use std::collections::HashMap;
 
-use adv_attacks::{AttackConfig, check_norm};
+use adv_attacks::{Attack, AttackConfig, check_unique_labels};
 use adv_core::burn::tensor::Device;
 use adv_core::{Classifier, Dataset, ThreatModel, check_epsilons};
 use serde::{Deserialize, Serialize};
 
 use crate::curves::EpsilonSearch;
 use crate::report::EvalReport;
-use crate::work::{assemble, run_units, units};
+use crate::work::{Measurement, MinimalEpsilon, RobustAccuracy, assemble, run_units, units};
 use crate::{BenchError, Progress, Result};
 
 /// What to run: attacks, the threat model (its epsilon is replaced by each of `epsilons`),
 /// batch size, seed and success margin.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalPlan {
-    /// The attacks, in report order.
+    /// The attacks, in report order (labels unique).
     pub attacks: Vec<AttackConfig>,
-    /// Norm, input box and goal.
+    /// Norm, input box, goal, knowledge and budget.
     pub threat: ThreatModel,
     /// The radii to evaluate.
     pub epsilons: Vec<f32>,
@@ -39,9 +39,10 @@ pub struct EvalPlan {
 }
 
 impl EvalPlan {
-    /// Checks the plan before any work is done: attacks build and support the norm, epsilons
-    /// are valid, the batch size is positive.
-    pub fn check(&self) -> Result<()> {
+    /// Checks the plan before any work is done and builds every attack once: epsilons are
+    /// valid, the batch size is positive, labels are unique, every attack supports the norm,
+    /// the goal and the threat model's knowledge.
+    pub fn check(&self) -> Result<CheckedPlan> {
         check_epsilons(&self.epsilons)?;
         if let Some(search) = &self.epsilon_curves {
             search.check()?;
@@ -54,11 +55,78 @@ impl EvalPlan {
         if self.attacks.is_empty() {
             return Err(BenchError::InvalidArgument("no attack given".into()));
         }
+        check_unique_labels(&self.attacks)?;
+        let criterion =
+            adv_core::Criterion::new(self.threat.goal).with_confidence(self.confidence)?;
+        let mut attacks = Vec::with_capacity(self.attacks.len());
         for config in &self.attacks {
-            check_norm(config.build()?.as_ref(), self.threat.norm)?;
+            let info = config.info();
+            adv_attacks::check_plan(info, &self.threat, &criterion)?;
+            attacks.push(config.build()?);
         }
-        Ok(())
+        let mut measurements: Vec<Box<dyn Measurement>> = Vec::new();
+        for attack in 0..self.attacks.len() {
+            for epsilon in 0..self.epsilons.len() {
+                measurements.push(Box::new(RobustAccuracy { attack, epsilon }));
+            }
+        }
+        if let Some(search) = &self.epsilon_curves {
+            for (attack, config) in self.attacks.iter().enumerate() {
+                if search.covers(&config.label()) {
+                    measurements.push(Box::new(MinimalEpsilon { attack }));
+                }
+            }
+        }
+        Ok(CheckedPlan {
+            plan: self.clone(),
+            attacks,
+            measurements,
+        })
     }
+}
+
+/// A plan whose attacks are built, and the measurements it makes.
+pub struct CheckedPlan {
+    /// The plan.
+    pub plan: EvalPlan,
+    pub(crate) attacks: Vec<Box<dyn Attack>>,
+    pub(crate) measurements: Vec<Box<dyn Measurement>>,
+}
+
+impl std::fmt::Debug for CheckedPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedPlan")
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error unless `model` takes `data`'s images and has a class for every label, checked with
+/// one forward pass before any work.
+pub fn check_model_fits(model: &dyn Classifier, data: &Dataset, device: &Device) -> Result<()> {
+    if data.is_empty() {
+        return Err(BenchError::InvalidArgument("the data set is empty".into()));
+    }
+    let probe = data.batch(0, 1, device);
+    let classes = model.forward(probe.images).dims()[1];
+    check_labels(data, classes)
+}
+
+/// An error unless every label of `data` is below `classes`.
+pub fn check_labels(data: &Dataset, classes: usize) -> Result<()> {
+    if let Some((sample, &label)) = data
+        .labels()
+        .iter()
+        .enumerate()
+        .find(|&(_, &label)| label >= classes)
+    {
+        return Err(BenchError::InvalidArgument(format!(
+            "label {label} of sample {sample} does not exist: the model has {classes} classes \
+             (0..{})",
+            classes.saturating_sub(1)
+        )));
+    }
+    Ok(())
 }
 
 /// Evaluates `model` on `data` under `plan`; `progress` is advanced once per unit of work
@@ -70,18 +138,17 @@ pub fn evaluate(
     device: &Device,
     progress: &Progress,
 ) -> Result<EvalReport> {
-    plan.check()?;
-    if data.is_empty() {
-        return Err(BenchError::InvalidArgument("the data set is empty".into()));
-    }
-    let units = units(plan, data.len());
+    let checked = plan.check()?;
+    check_model_fits(model, data, device)?;
+    let units = units(&checked, data.len());
     progress.start("evaluation", units.len() as u64);
     let mut outcomes = HashMap::with_capacity(units.len());
     run_units(
         model,
         data,
-        plan,
+        &checked,
         &units,
+        &mut HashMap::new(),
         device,
         progress,
         &mut |unit, outcome| {
@@ -91,5 +158,5 @@ pub fn evaluate(
     )?;
     progress.finish();
     let [c, h, w] = data.shape();
-    assemble(plan, data.len(), c * h * w, &outcomes)
+    assemble(&checked, data.len(), c * h * w, &outcomes)
 }

@@ -73,7 +73,7 @@ pub(crate) struct Header {
     pub backend: String,
 }
 
-const FORMAT: &str = "adv-bench journal 1";
+const FORMAT: &str = "adv-bench journal 2";
 
 impl Header {
     pub fn new(suite: &Suite, shard: Shard, backend: &str) -> Self {
@@ -226,6 +226,12 @@ name = "fgsm"
             unit: crate::work::Unit::Clean { batch },
             outcome: crate::work::Outcome::Clean {
                 correct: vec![true, false],
+                clean: adv_attacks::CleanPass {
+                    predictions: vec![1, 0],
+                    ranking: vec![vec![1, 0], vec![0, 1]],
+                    least_likely: vec![0, 1],
+                    classes: 2,
+                },
                 wall_time_s: 0.5,
             },
         }

@@ -29,7 +29,7 @@ mod work;
 pub use checks::{Warning, check_model, check_results};
 pub use curves::{EpsilonSearch, accuracy_at};
 pub use error::{BenchError, Result};
-pub use evaluate::{EvalPlan, evaluate};
+pub use evaluate::{CheckedPlan, EvalPlan, check_labels, check_model_fits, evaluate};
 pub use journal::Shard;
 pub use models::{ArchitectureChoice, LoadedModel, ensemble, load_model, with_normalization};
 pub use progress::Progress;
@@ -38,7 +38,7 @@ pub use report::{AttackResult, EpsilonCurve, EvalReport, RunContext, WorstCase};
 pub use runner::{SuiteOutcome, SuiteRunOptions, merge, run_suite};
 pub use source::{DIGITS_TRAIN, DataSource, DigitsSplit};
 pub use suite::{
-    AttackSpec, DataSpec, Epsilon, Evaluation, ModelSpec, NormalizationSpec, Suite, ThreatSpec,
-    TrainSpec, parse_epsilon,
+    AttackSpec, DataSpec, Epsilon, Evaluation, ModelSpec, NormalizationSpec, OptionText, Suite,
+    ThreatSpec, TrainSpec, parse_epsilon,
 };
 pub use suite_report::{Environment, Leaderboard, LeaderboardRow, SuiteEvaluation, SuiteReport};

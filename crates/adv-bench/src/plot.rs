@@ -42,19 +42,27 @@ pub(crate) fn write_plots(report: &SuiteReport, dir: &Path) -> Result<Vec<PathBu
             let lines: Vec<(String, Vec<(f32, f32)>)> = r
                 .results
                 .iter()
-                .filter(|a| a.accuracy_per_step.len() > 2)
                 // A minimal-distance attack's iterates are not bounded by epsilon, so its
                 // per-step curve says nothing about strength at a budget.
                 .filter(|a| {
-                    a.config
-                        .build()
-                        .is_ok_and(|b| b.knowledge() == family && !b.minimizes_distance())
+                    let info = a.config.info();
+                    info.access == family && !info.minimizes_distance
                 })
-                .map(|a| {
-                    (
-                        format!("{} eps={}", a.attack, format_epsilon(a.epsilon)),
-                        steps(&a.accuracy_per_step),
-                    )
+                .filter_map(|a| {
+                    let points = if family == Knowledge::WhiteBox {
+                        steps(&a.accuracy_per_step)
+                    } else {
+                        a.accuracy_per_query
+                            .iter()
+                            .map(|&(q, accuracy)| (q as f32, accuracy))
+                            .collect()
+                    };
+                    (points.len() > 2).then(|| {
+                        (
+                            format!("{} eps={}", a.attack, format_epsilon(a.epsilon)),
+                            points,
+                        )
+                    })
                 })
                 .collect();
             if lines.is_empty() {

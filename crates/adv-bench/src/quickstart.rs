@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use adv_attacks::{AttackConfig, FgsmConfig, PgdConfig};
-use adv_core::{DeviceSpec, Norm, ThreatModel};
+use adv_attacks::AttackConfig;
+use adv_core::{DeviceSpec, Norm, Setting, ThreatModel};
 use adv_defenses::{EpochStats, TrainConfig, train};
 use adv_models::{ModelConfig, save_checkpoint};
 use serde::Serialize;
@@ -135,11 +135,11 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
 
     let plan = EvalPlan {
         attacks: vec![
-            AttackConfig::Fgsm(FgsmConfig::default()),
-            AttackConfig::Pgd(PgdConfig {
-                steps: options.pgd_steps,
-                ..PgdConfig::default()
-            }),
+            AttackConfig::named("fgsm")?,
+            AttackConfig::new(
+                "pgd",
+                &[Setting::new("steps", options.pgd_steps.to_string())],
+            )?,
         ],
         threat: ThreatModel::new(Norm::Linf, 0.0)?,
         epsilons: options.epsilons.clone(),

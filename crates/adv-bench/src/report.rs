@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use adv_attacks::AttackConfig;
-use adv_core::{CostCounts, Goal, Norm};
+use adv_core::{CostCounts, Goal, ModelTraits, Norm, ThreatModel};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Warning;
@@ -23,6 +23,9 @@ pub struct EvalReport {
     pub norm: Norm,
     /// The goal of every attack.
     pub goal: Goal,
+    /// The full threat model (its epsilon is replaced by each radius of the results): box,
+    /// attacker knowledge and budget included.
+    pub threat: ThreatModel,
     /// Seed of every random choice.
     pub seed: u64,
     /// Samples per batch.
@@ -39,6 +42,9 @@ pub struct EvalReport {
     /// Reasons to distrust these numbers, from the sanity checks (empty when all pass).
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// What the model declared about itself: differentiable, randomized.
+    #[serde(default)]
+    pub model_traits: ModelTraits,
     /// What was evaluated, where and how.
     pub context: RunContext,
 }
@@ -46,9 +52,10 @@ pub struct EvalReport {
 /// One attack at one epsilon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttackResult {
-    /// Short label, e.g. `pgd-10`.
+    /// Short label, e.g. `pgd-10`: the name and every option its declaration shows (labels
+    /// are unique within a report).
     pub attack: String,
-    /// The full configuration.
+    /// The attack and the settings given.
     pub config: AttackConfig,
     /// The radius.
     pub epsilon: f32,
@@ -65,8 +72,18 @@ pub struct AttackResult {
     /// an attack that stopped early because every sample was broken reports fewer entries.
     #[serde(default)]
     pub accuracy_per_step: Vec<f32>,
-    /// Forward and backward work, clean check of each batch included.
+    /// Robust accuracy against the attack's queries per sample: `(q, accuracy)` where the
+    /// accuracy changes, for the samples first fooled within `q` queries.
+    #[serde(default)]
+    pub accuracy_per_query: Vec<(u64, f32)>,
+    /// The attack's mean queries per attacked sample (gradient passes included).
+    #[serde(default)]
+    pub mean_queries: f32,
+    /// The attack's forward and backward work (its verdicts included).
     pub cost: CostCounts,
+    /// The harness's own work: the final verification of every returned example.
+    #[serde(default)]
+    pub harness_cost: CostCounts,
     /// Seconds spent.
     pub wall_time_s: f64,
 }
@@ -130,18 +147,19 @@ impl EvalReport {
         out.push_str(&self.summary_table());
         let _ = writeln!(
             out,
-            "\n## Details\n\n| attack | eps | robust acc | attacked | mean pert. | max pert. | forward | backward | time (s) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "\n## Details\n\n| attack | eps | robust acc | attacked | mean pert. | max pert. | queries/sample | forward | backward | time (s) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for r in &self.results {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.4} | {:.4} | {} | {} | {:.2} |",
+                "| {} | {} | {} | {} | {:.4} | {:.4} | {:.1} | {} | {} | {:.2} |",
                 r.attack,
                 format_epsilon(r.epsilon),
                 percent(r.robust_accuracy),
                 r.attacked,
                 r.mean_perturbation,
                 r.max_perturbation,
+                r.mean_queries,
                 r.cost.forward_samples,
                 r.cost.backward_samples,
                 r.wall_time_s,
@@ -163,9 +181,21 @@ impl EvalReport {
         let _ = writeln!(
             out,
             "\nRobust accuracy counts a sample when it is classified correctly and the attack \
-             found no adversarial example; the worst case counts it when no attack did. Forward \
-             and backward are in samples; perturbations in the {} norm.",
-            self.norm
+             found no adversarial example; the worst case counts it when no attack did. Queries \
+             are the attack's own per attacked sample; forward and backward are the attack's work \
+             in samples (the harness's clean pass and final verification apart); perturbations \
+             in the {} norm. The model declares itself {} and {}.",
+            self.norm,
+            if self.model_traits.differentiable {
+                "differentiable"
+            } else {
+                "non-differentiable"
+            },
+            if self.model_traits.randomized {
+                "randomized"
+            } else {
+                "deterministic"
+            }
         );
         out
     }
@@ -330,10 +360,8 @@ pub(crate) fn format_epsilon(epsilon: f32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_attacks::AttackOverrides;
-
     fn report() -> EvalReport {
-        let fgsm = AttackConfig::from_name("fgsm", &AttackOverrides::default()).unwrap();
+        let fgsm = AttackConfig::named("fgsm").unwrap();
         let result = |epsilon, robust_accuracy| AttackResult {
             attack: "fgsm".into(),
             config: fgsm.clone(),
@@ -343,7 +371,10 @@ mod tests {
             mean_perturbation: epsilon,
             max_perturbation: epsilon,
             accuracy_per_step: vec![1.0, robust_accuracy],
+            accuracy_per_query: vec![(1, robust_accuracy)],
+            mean_queries: 1.0,
             cost: CostCounts::default(),
+            harness_cost: CostCounts::default(),
             wall_time_s: 0.5,
         };
         EvalReport {
@@ -352,6 +383,7 @@ mod tests {
             clean_wall_time_s: 0.1,
             norm: Norm::Linf,
             goal: Goal::Untargeted,
+            threat: ThreatModel::new(Norm::Linf, 0.0).unwrap(),
             seed: 0,
             batch_size: 4,
             confidence: 0.0,
@@ -374,6 +406,7 @@ mod tests {
                 wall_time_s: 0.0,
             }],
             warnings: vec![],
+            model_traits: ModelTraits::default(),
             context: RunContext::default(),
         }
     }

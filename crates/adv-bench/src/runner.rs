@@ -12,12 +12,13 @@ use adv_core::{Dataset, DeviceSpec};
 use adv_defenses::train;
 use adv_models::{Combine, Model, ModelConfig, load_checkpoint, save_checkpoint};
 
+use crate::evaluate::{CheckedPlan, check_model_fits};
 use crate::journal::{Header, Journal, Shard, read};
 use crate::models::{ArchitectureChoice, LoadedModel, ensemble, load_model, with_normalization};
 use crate::report::{RunContext, to_json, write_file};
 use crate::suite::{Evaluation, ModelSpec, RECORD, Suite};
 use crate::suite_report::{Environment, SuiteEvaluation, SuiteReport};
-use crate::work::{Outcome, Record, Unit, assemble, check_outcome, run_units, units};
+use crate::work::{CleanCache, Outcome, Record, Unit, assemble, check_outcome, run_units, units};
 use crate::{BenchError, Progress, Result};
 
 /// How to run a suite.
@@ -72,13 +73,14 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
 
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;
-    let mut done = collect(suite, &evaluations, &datasets, records)?;
+    let plans = checked_plans(&evaluations)?;
+    let mut done = collect(suite, &evaluations, &plans, &datasets, records)?;
     // Positions count every unit of the suite, so that shards partition the whole grid.
     let mut position = 0;
     let mut pending = Vec::new();
     for (e, evaluation) in evaluations.iter().enumerate() {
         let samples = datasets[&suite.models[evaluation.model].data].len();
-        let all = units(&evaluation.plan, samples);
+        let all = suite_units(&evaluations, &plans, e, samples);
         let first = position;
         position += all.len();
         let mine: Vec<Unit> = all
@@ -104,6 +106,16 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
     let total: usize = pending.iter().map(|(_, todo)| todo.len()).sum();
     progress.start(&suite.name, total as u64);
     let mut models = ModelCache::default();
+    // The clean pass of each model's batches, shared by all its evaluations.
+    let mut clean: HashMap<usize, CleanCache> = HashMap::new();
+    for (e, evaluation) in evaluations.iter().enumerate() {
+        let cache = clean.entry(evaluation.model).or_default();
+        for (unit, outcome) in &done[first_of_model(&evaluations, e)] {
+            if let (Unit::Clean { batch }, Outcome::Clean { clean, .. }) = (unit, outcome) {
+                cache.insert(*batch, clean.clone());
+            }
+        }
+    }
     for (e, evaluation) in evaluations.iter().enumerate() {
         let todo = &pending[e].1;
         if todo.is_empty() {
@@ -120,11 +132,15 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
             &device,
             &progress,
         )?;
+        check_model_fits(model, data, &device).map_err(|error| {
+            BenchError::InvalidArgument(format!("model '{}': {error}", spec.name))
+        })?;
         run_units(
             model,
             data,
-            &evaluation.plan,
+            &plans[e],
             todo,
+            clean.entry(evaluation.model).or_default(),
             &device,
             &progress,
             &mut |unit, outcome| {
@@ -147,7 +163,7 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
             units: pending.iter().map(|(owned, _)| owned).sum(),
         });
     }
-    let report = report(suite, &evaluations, &datasets, &done, &backend)?;
+    let report = report(suite, &evaluations, &plans, &datasets, &done, &backend)?;
     report.write(run_dir)?;
     Ok(SuiteOutcome::Complete(Box::new(report)))
 }
@@ -196,8 +212,16 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SuiteReport> {
     let suite = &header.suite;
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;
-    let done = collect(suite, &evaluations, &datasets, records)?;
-    let report = report(suite, &evaluations, &datasets, &done, &header.backend)?;
+    let plans = checked_plans(&evaluations)?;
+    let done = collect(suite, &evaluations, &plans, &datasets, records)?;
+    let report = report(
+        suite,
+        &evaluations,
+        &plans,
+        &datasets,
+        &done,
+        &header.backend,
+    )?;
     report.write(out)?;
     Ok(report)
 }
@@ -205,11 +229,38 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SuiteReport> {
 /// Per evaluation, the outcome of each recorded unit.
 type Outcomes = Vec<HashMap<Unit, Outcome>>;
 
+fn checked_plans(evaluations: &[Evaluation]) -> Result<Vec<CheckedPlan>> {
+    evaluations.iter().map(|e| e.plan.check()).collect()
+}
+
+/// The first evaluation of the model of evaluation `e`: it holds the model's clean pass.
+fn first_of_model(evaluations: &[Evaluation], e: usize) -> usize {
+    evaluations
+        .iter()
+        .position(|other| other.model == evaluations[e].model)
+        .unwrap_or(e)
+}
+
+/// The units of evaluation `e` in a suite: the clean pass only in the model's first evaluation.
+fn suite_units(
+    evaluations: &[Evaluation],
+    plans: &[CheckedPlan],
+    e: usize,
+    samples: usize,
+) -> Vec<Unit> {
+    let first = first_of_model(evaluations, e) == e;
+    units(&plans[e], samples)
+        .into_iter()
+        .filter(|unit| first || !matches!(unit, Unit::Clean { .. }))
+        .collect()
+}
+
 /// The records as a map, checked against the suite; a unit recorded twice keeps its first
 /// record (shards and resumed runs compute the same one).
 fn collect(
     suite: &Suite,
     evaluations: &[Evaluation],
+    plans: &[CheckedPlan],
     datasets: &BTreeMap<String, Dataset>,
     records: Vec<Record>,
 ) -> Result<Outcomes> {
@@ -223,7 +274,12 @@ fn collect(
             ))
         })?;
         let samples = datasets[&suite.models[evaluation.model].data].len();
-        check_outcome(&evaluation.plan, samples, record.unit, &record.outcome)?;
+        check_outcome(
+            &plans[record.evaluation],
+            samples,
+            record.unit,
+            &record.outcome,
+        )?;
         done[record.evaluation]
             .entry(record.unit)
             .or_insert(record.outcome);
@@ -234,6 +290,7 @@ fn collect(
 fn report(
     suite: &Suite,
     evaluations: &[Evaluation],
+    plans: &[CheckedPlan],
     datasets: &BTreeMap<String, Dataset>,
     done: &Outcomes,
     backend: &str,
@@ -243,8 +300,15 @@ fn report(
         let spec = &suite.models[evaluation.model];
         let data = &datasets[&spec.data];
         let [c, h, w] = data.shape();
+        // The model's clean pass is recorded with its first evaluation.
+        let mut outcomes = done[e].clone();
+        for (unit, outcome) in &done[first_of_model(evaluations, e)] {
+            if matches!(unit, Unit::Clean { .. }) {
+                outcomes.entry(*unit).or_insert_with(|| outcome.clone());
+            }
+        }
         let mut report =
-            assemble(&evaluation.plan, data.len(), c * h * w, &done[e]).map_err(|error| {
+            assemble(&plans[e], data.len(), c * h * w, &outcomes).map_err(|error| {
                 BenchError::InvalidArgument(format!(
                     "model '{}', threat {}: {error}",
                     spec.name,

@@ -32,7 +32,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use adv_attacks::{AttackConfig, AttackOverrides};
+use adv_attacks::{AttackConfig, check_unique_labels};
+use adv_core::Setting;
 use adv_core::{Goal, Norm, ThreatModel};
 use adv_defenses::TrainConfig;
 use adv_models::{Combine, Normalization};
@@ -244,15 +245,16 @@ pub fn parse_epsilon(text: &str) -> std::result::Result<f32, String> {
     }
 }
 
-/// An attack by name (`adv-bench attacks` lists them) with overrides of its defaults.
+/// An attack by name (`adv-bench attacks` lists them) with settings of its options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttackSpec {
     /// The attack.
     pub name: String,
-    /// Steps, step size, loss, restarts, queries, ...
+    /// Its options, as `adv-bench attacks` lists them (`steps = 20`, `step_size = "0.25x"`;
+    /// kebab- or snake-case keys). An option the attack lacks is an error.
     #[serde(default)]
-    pub options: AttackOverrides,
+    pub options: BTreeMap<String, OptionText>,
     /// Whether the threat models' accuracy-vs-epsilon searches include this attack (default
     /// true; a search costs several runs of the attack, which matters for black-box attacks).
     #[serde(default = "yes")]
@@ -263,10 +265,46 @@ fn yes() -> bool {
     true
 }
 
+/// An option's value in a suite file: a string, a number or a boolean, kept as its text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "OptionLiteral", into = "String")]
+pub struct OptionText(pub String);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OptionLiteral {
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl From<OptionLiteral> for OptionText {
+    fn from(literal: OptionLiteral) -> Self {
+        OptionText(match literal {
+            OptionLiteral::Bool(value) => value.to_string(),
+            OptionLiteral::Integer(value) => value.to_string(),
+            OptionLiteral::Float(value) => value.to_string(),
+            OptionLiteral::Text(value) => value,
+        })
+    }
+}
+
+impl From<OptionText> for String {
+    fn from(text: OptionText) -> Self {
+        text.0
+    }
+}
+
 impl AttackSpec {
     /// The attack's configuration.
     pub fn config(&self) -> Result<AttackConfig> {
-        Ok(AttackConfig::from_name(&self.name, &self.options)?)
+        let settings: Vec<Setting> = self
+            .options
+            .iter()
+            .map(|(key, value)| Setting::new(key.as_str(), value.0.as_str()))
+            .collect();
+        Ok(AttackConfig::new(&self.name, &settings)?)
     }
 }
 
@@ -381,9 +419,14 @@ impl Suite {
                 ));
             }
         }
-        for attack in &self.attacks {
-            let config = attack.config()?;
-            let norms = config.build()?.norms();
+        let configs = self
+            .attacks
+            .iter()
+            .map(AttackSpec::config)
+            .collect::<Result<Vec<_>>>()?;
+        check_unique_labels(&configs)?;
+        for config in &configs {
+            let norms = config.info().norms;
             if !self.threats.iter().any(|t| norms.contains(&t.norm)) {
                 return bad(format!(
                     "attack '{}' supports none of the suite's norms",
@@ -392,11 +435,10 @@ impl Suite {
             }
         }
         for (t, threat) in self.threats.iter().enumerate() {
-            if !self.attacks.iter().any(|a| {
-                a.config()
-                    .and_then(|c| Ok(c.build()?.norms().contains(&threat.norm)))
-                    .unwrap_or(false)
-            }) {
+            if !configs
+                .iter()
+                .any(|c| c.info().norms.contains(&threat.norm))
+            {
                 return bad(format!(
                     "no attack of the suite supports threat {} ({})",
                     t + 1,
@@ -419,7 +461,7 @@ impl Suite {
                 let mut curves = threat.curves.clone();
                 for spec in &self.attacks {
                     let config = spec.config()?;
-                    if config.build()?.norms().contains(&threat.norm) {
+                    if config.info().norms.contains(&threat.norm) {
                         if let Some(search) = curves.as_mut().filter(|_| !spec.curves) {
                             search.skip.push(config.label());
                         }
@@ -526,7 +568,7 @@ options = { steps = 5, step_size = "0.25x" }
         // FGSM has no L1 form, so the L1 threat runs PGD alone.
         let l1 = &evaluations[1].plan;
         assert_eq!(l1.attacks.len(), 1);
-        assert_eq!(l1.attacks[0].label(), "pgd-5");
+        assert_eq!(l1.attacks[0].label(), "pgd-5-step-size=0.25x");
         assert!(l1.epsilon_curves.is_some());
         assert_eq!(
             l1.threat.goal,

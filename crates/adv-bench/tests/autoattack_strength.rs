@@ -1,12 +1,16 @@
 //! AutoAttack's strength on a trained model: APGD-CE is at least as strong as PGD-10 at the
 //! same radius, and the ensemble (APGD-CE, APGD-T, FAB-T, Square) is exactly the per-sample worst case of its attacks.
 
-use adv_attacks::{ApgdConfig, AttackConfig, AutoAttackConfig, FabConfig, PgdConfig, SquareConfig};
+use adv_attacks::AttackConfig;
 use adv_bench::{DataSource, DigitsSplit, EvalPlan, Progress, evaluate};
 use adv_core::burn::tensor::Device;
 use adv_core::{Norm, ThreatModel};
 use adv_defenses::{TrainConfig, train};
 use adv_models::ModelConfig;
+
+fn parse(spec: &str) -> AttackConfig {
+    AttackConfig::parse(spec).unwrap()
+}
 
 #[test]
 fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
@@ -27,18 +31,6 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
         .unwrap()
         .model;
 
-    let square = SquareConfig {
-        queries: 1000,
-        ..SquareConfig::default()
-    };
-    let components = AutoAttackConfig {
-        attacks: vec![
-            adv_attacks::AutoAttackComponent::Apgd(ApgdConfig::default()),
-            adv_attacks::AutoAttackComponent::Apgd(ApgdConfig::targeted()),
-            adv_attacks::AutoAttackComponent::Fab(FabConfig::default()),
-            adv_attacks::AutoAttackComponent::Square(square.clone()),
-        ],
-    };
     let plan = |attacks| EvalPlan {
         attacks,
         threat: ThreatModel::new(Norm::Linf, 0.0).unwrap(),
@@ -51,16 +43,13 @@ fn autoattack_is_the_worst_case_of_its_attacks_and_beats_pgd() {
     // The ensemble's attacks alone, each on every sample: their report's worst case is the
     // per-sample worst case of the three.
     let alone = plan(vec![
-        AttackConfig::Apgd(ApgdConfig::default()),
-        AttackConfig::Apgd(ApgdConfig::targeted()),
-        AttackConfig::Fab(FabConfig::default()),
-        AttackConfig::Square(square),
+        parse("apgd-ce"),
+        parse("apgd-t"),
+        parse("fab-t"),
+        parse("square:queries=1000"),
     ]);
     let alone = evaluate(&model, &test_data, &alone, &device, &Progress::hidden()).unwrap();
-    let together = plan(vec![
-        AttackConfig::Pgd(PgdConfig::default()),
-        AttackConfig::AutoAttack(components),
-    ]);
+    let together = plan(vec![parse("pgd"), parse("autoattack:queries=1000")]);
     let report = evaluate(&model, &test_data, &together, &device, &Progress::hidden()).unwrap();
     assert!(
         report.clean_accuracy > 0.8,

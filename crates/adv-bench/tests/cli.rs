@@ -124,8 +124,26 @@ fn the_white_box_suite_runs_from_the_command_line() {
         .iter()
         .map(|r| r["attack"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["bim-3", "mim-3", "dim-3", "ti-3"]);
-    assert_eq!(results[3]["config"]["kernel_size"], 3);
+    // Each flag reaches the attacks that have the option, and the labels show it.
+    assert_eq!(
+        labels,
+        [
+            "bim-3",
+            "mim-3-decay=0.5",
+            "dim-3-decay=0.5-diversity-prob=0.7",
+            "ti-3-decay=0.5-kernel-size=3-diversity-prob=0.7"
+        ]
+    );
+    assert_eq!(results[3]["config"]["attack"], "ti");
+    assert!(
+        results[3]["config"]["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["key"] == "kernel-size" && s["value"] == "3"),
+        "{}",
+        results[3]["config"]
+    );
     let results = eval(&[
         "--norm",
         "l2",
@@ -259,7 +277,29 @@ fn bad_arguments_and_files_are_one_line_errors() {
         &["--attack", "fgsm", "--norm", "l1"],
         "fgsm does not support the l1 norm",
     );
-    check(&["--steps", "0"], "steps must be at least 1");
+    check(
+        &["--steps", "0"],
+        "pgd: steps 0 is outside its range (>= 1)",
+    );
+    // An option the attack lacks is an error naming the attack and its options, as a flag or
+    // in the attack's own settings.
+    let pgd_options = "pgd has no option 'decay' (its options: steps, step-size, random-start, loss, l1-fraction)";
+    check(&["--attack", "pgd", "--decay", "0.5"], pgd_options);
+    check(&["--attack", "pgd:decay=0.5"], pgd_options);
+    check(
+        &["--attack", "fgsm", "--attack", "bim", "--decay", "0.5"],
+        "no attack given has option 'decay'",
+    );
+    check(&["--attack", "pgd:steps=x"], "steps: 'x' is not");
+    check(&["--attack", "pgd:steps"], "write NAME:key=value");
+    check(
+        &["--attack", "pgd", "--attack", "pgd:steps=10"],
+        "two attacks are labelled 'pgd-10'",
+    );
+    check(
+        &["--attack", "pgd", "--knowledge", "score-based"],
+        "pgd needs WhiteBox access, and the threat model grants only ScoreBased",
+    );
     check(&["--backend", "onnx"], "unknown backend");
     check(&["--goal", "sideways"], "unknown goal");
     check(
@@ -272,7 +312,7 @@ fn bad_arguments_and_files_are_one_line_errors() {
     );
     check(
         &["--attack", "deepfool", "--overshoot", "-1"],
-        "overshoot -1 must be finite",
+        "deepfool: overshoot -1 is outside its range (>= 0)",
     );
 
     let garbage = dir.path().join("garbage.bpk");

@@ -1,6 +1,6 @@
 //! The library examples of the README and docs/library.md, compiled and run.
 
-use adv_attacks::{AttackConfig, AttackOverrides, NoObserver, PgdConfig, RunOptions, attack_batch};
+use adv_attacks::{AttackConfig, PgdConfig, RunOptions, attack_batch};
 use adv_bench::{EvalPlan, Progress, evaluate};
 use adv_core::{Norm, ThreatModel, burn::tensor::Device};
 use adv_defenses::{LrSchedule, Optimizer, TrainConfig, train};
@@ -17,15 +17,7 @@ fn readme_example_attacks_a_batch() -> Result<(), Box<dyn std::error::Error>> {
     }
     .init()?;
     let batch = data.batch(0, 128, &device);
-    let outcome = attack_batch(
-        &pgd,
-        &model,
-        &batch,
-        &threat,
-        &[0.1],
-        &RunOptions::default(),
-        &mut NoObserver,
-    )?;
+    let outcome = attack_batch(&pgd, &model, &batch, &threat, &RunOptions::default())?;
     assert_eq!(outcome.robust().len(), 128);
     Ok(())
 }
@@ -50,14 +42,8 @@ fn library_guide_trains_and_evaluates() -> Result<(), Box<dyn std::error::Error>
     let trained = train(&architecture, &config, &train_data, &device, &mut |_| {})?;
     let plan = EvalPlan {
         attacks: vec![
-            AttackConfig::from_name("fgsm", &AttackOverrides::default())?,
-            AttackConfig::from_name(
-                "pgd",
-                &AttackOverrides {
-                    steps: Some(20),
-                    ..Default::default()
-                },
-            )?,
+            AttackConfig::named("fgsm")?,
+            AttackConfig::parse("pgd:steps=20")?,
         ],
         threat: ThreatModel::new(Norm::Linf, 0.0)?,
         epsilons: vec![0.05, 0.1],
@@ -115,16 +101,8 @@ fn a_user_classifier_gets_input_gradients_and_is_attacked() -> Result<(), Box<dy
         .argmax(1)
         .reshape([16]);
     let threat = ThreatModel::new(Norm::Linf, 0.2)?;
-    let fgsm = adv_attacks::FgsmConfig::default().init();
-    let outcome = attack_batch(
-        &fgsm,
-        &model,
-        &batch,
-        &threat,
-        &[0.2],
-        &RunOptions::default(),
-        &mut NoObserver,
-    )?;
+    let fgsm = adv_attacks::FgsmConfig::default().init()?;
+    let outcome = attack_batch(&fgsm, &model, &batch, &threat, &RunOptions::default())?;
     let attacked: Vec<f32> = outcome
         .attacked
         .iter()

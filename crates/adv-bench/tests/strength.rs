@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use adv_attacks::{AttackConfig, AttackOverrides, AutoAttackConfig, FgsmConfig, PgdConfig};
+use adv_attacks::AttackConfig;
 use adv_bench::{EvalPlan, Progress, evaluate};
 use adv_core::burn::tensor::Device;
 use adv_core::data::load_npy;
@@ -24,10 +24,7 @@ fn plan(attacks: Vec<AttackConfig>, epsilons: Vec<f32>) -> EvalPlan {
 }
 
 fn pgd(steps: usize) -> AttackConfig {
-    AttackConfig::Pgd(PgdConfig {
-        steps,
-        ..Default::default()
-    })
+    AttackConfig::parse(&format!("pgd:steps={steps}")).unwrap()
 }
 
 /// FGSM >= PGD-10 >= PGD-100 >= AutoAttack (standard) in robust accuracy on the digits CNN,
@@ -49,10 +46,10 @@ fn stronger_attacks_leave_less_accuracy_on_a_trained_cnn() {
     let test_data = test_data.take(120);
 
     let attacks = vec![
-        AttackConfig::Fgsm(FgsmConfig::default()),
+        AttackConfig::named("fgsm").unwrap(),
         pgd(10),
         pgd(100),
-        AttackConfig::AutoAttack(AutoAttackConfig::standard()),
+        AttackConfig::named("autoattack").unwrap(),
     ];
     let report = evaluate(
         &model,
@@ -108,11 +105,7 @@ fn pgd_20_breaks_resnet20_on_the_cifar_sample() {
         &device,
     )
     .unwrap();
-    let overrides = AttackOverrides {
-        steps: Some(20),
-        ..Default::default()
-    };
-    let pgd_20 = AttackConfig::from_name("pgd", &overrides).unwrap();
+    let pgd_20 = pgd(20);
     let report = evaluate(
         &model,
         &data,

@@ -276,9 +276,11 @@ mod tests {
         let counted = Counted::new(Sums);
         counted.forward(images(3));
         counted.forward(images(2));
-        counted.value_and_grad(images(4), &draw_keys(&[0, 1, 2, 3], 0), &|logits: Tensor<2>| {
-            logits.sum_dim(1).reshape([4])
-        });
+        counted.value_and_grad(
+            images(4),
+            &draw_keys(&[0, 1, 2, 3], 0),
+            &|logits: Tensor<2>| logits.sum_dim(1).reshape([4]),
+        );
         assert_eq!(
             counted.counts(),
             CostCounts {

@@ -88,7 +88,9 @@ impl Criterion {
             Goal::Untargeted | Goal::TargetedOrMisclassified(_) => Ok(margin(logits, labels)),
             Goal::Targeted(_) => Ok(margin(
                 logits,
-                targets.ok_or(CoreError::MissingTargets("targeted"))?.clone(),
+                targets
+                    .ok_or(CoreError::MissingTargets("targeted"))?
+                    .clone(),
             )
             .neg()),
         }

@@ -292,7 +292,11 @@ pub fn configure<C: Options>(owner: &str, settings: &[Setting]) -> Result<C, Opt
 }
 
 /// Applies `settings` to `config` and checks every domain.
-pub fn apply<C: Options>(owner: &str, config: &mut C, settings: &[Setting]) -> Result<(), OptionError> {
+pub fn apply<C: Options>(
+    owner: &str,
+    config: &mut C,
+    settings: &[Setting],
+) -> Result<(), OptionError> {
     for setting in settings {
         let known = config
             .set_option(&setting.key, &setting.value)
@@ -308,10 +312,12 @@ pub fn apply<C: Options>(owner: &str, config: &mut C, settings: &[Setting]) -> R
             });
         }
     }
-    config.check_domains().map_err(|problem| OptionError::Invalid {
-        owner: owner.to_owned(),
-        problem,
-    })
+    config
+        .check_domains()
+        .map_err(|problem| OptionError::Invalid {
+            owner: owner.to_owned(),
+            problem,
+        })
 }
 
 /// `name` followed by the options that [`Label`] says to show: `pgd-20-cw-decay=0.5`.
@@ -331,7 +337,10 @@ pub fn label<C: Options>(name: &str, config: &C) -> String {
 
 /// `settings` in canonical form: keys in kebab-case, each value as the option shows it after
 /// parsing (`1/255` becomes `0.003921569`), one per key (the last wins), in declaration order.
-pub fn canonical<C: Options>(owner: &str, settings: &[Setting]) -> Result<Vec<Setting>, OptionError> {
+pub fn canonical<C: Options>(
+    owner: &str,
+    settings: &[Setting],
+) -> Result<Vec<Setting>, OptionError> {
     let config: C = configure(owner, settings)?;
     let values = config.values();
     let given: Vec<String> = settings.iter().map(|s| kebab(&s.key)).collect();
@@ -344,7 +353,10 @@ pub fn canonical<C: Options>(owner: &str, settings: &[Setting]) -> Result<Vec<Se
 }
 
 /// Every option of `C` with `settings` applied, defaults included, in declaration order.
-pub fn resolved<C: Options>(owner: &str, settings: &[Setting]) -> Result<Vec<Setting>, OptionError> {
+pub fn resolved<C: Options>(
+    owner: &str,
+    settings: &[Setting],
+) -> Result<Vec<Setting>, OptionError> {
     let config: C = configure(owner, settings)?;
     Ok(C::specs()
         .into_iter()
@@ -437,7 +449,9 @@ impl fmt::Display for Spec {
 
 /// A Markdown table of options (key, values, default, range, doc), as documentation shows it.
 pub fn options_table(specs: &[OptionSpec]) -> String {
-    let mut out = String::from("| option | values | default | range | what it does |\n| --- | --- | --- | --- | --- |\n");
+    let mut out = String::from(
+        "| option | values | default | range | what it does |\n| --- | --- | --- | --- | --- |\n",
+    );
     for spec in specs {
         let domain = match spec.domain {
             Domain::Any => String::new(),
@@ -557,11 +571,24 @@ mod tests {
     fn settings_apply_by_kebab_or_snake_case_and_are_checked() {
         let config: Demo = configure(
             "demo",
-            &[Setting::new("fraction", "1/4"), Setting::new("random_start", "false")],
+            &[
+                Setting::new("fraction", "1/4"),
+                Setting::new("random_start", "false"),
+            ],
         )
         .unwrap();
-        assert_eq!(config, Demo { steps: 10, fraction: 0.25, random_start: false });
-        assert_eq!(label("demo", &config), "demo-10-fraction=0.25-random-start=false");
+        assert_eq!(
+            config,
+            Demo {
+                steps: 10,
+                fraction: 0.25,
+                random_start: false
+            }
+        );
+        assert_eq!(
+            label("demo", &config),
+            "demo-10-fraction=0.25-random-start=false"
+        );
         assert_eq!(label("demo", &Demo::default()), "demo-10");
         let unknown = configure::<Demo>("demo", &[Setting::new("decay", "1")]).unwrap_err();
         assert_eq!(
@@ -569,9 +596,15 @@ mod tests {
             "demo has no option 'decay' (its options: steps, fraction, random-start)"
         );
         let out_of_range = configure::<Demo>("demo", &[Setting::new("steps", "0")]).unwrap_err();
-        assert_eq!(out_of_range.to_string(), "demo: steps 0 is outside its range (>= 1)");
+        assert_eq!(
+            out_of_range.to_string(),
+            "demo: steps 0 is outside its range (>= 1)"
+        );
         let unreadable = configure::<Demo>("demo", &[Setting::new("steps", "many")]).unwrap_err();
-        assert!(unreadable.to_string().contains("steps: 'many' is not"), "{unreadable}");
+        assert!(
+            unreadable.to_string().contains("steps: 'many' is not"),
+            "{unreadable}"
+        );
         assert!(configure::<Demo>("demo", &[Setting::new("fraction", "0")]).is_err());
         assert!(configure::<Demo>("demo", &[Setting::new("fraction", "nan")]).is_err());
     }
@@ -583,7 +616,10 @@ mod tests {
         assert_eq!(specs[1].default, "0.5");
         assert_eq!(specs[1].doc, "A fraction on two lines.");
         assert_eq!(specs[2].kind, "true|false");
-        assert!(options_table(&specs).contains("| `random-start` | true|false | `true` |  | A switch. |"));
+        assert!(
+            options_table(&specs)
+                .contains("| `random-start` | true|false | `true` |  | A switch. |")
+        );
     }
 
     #[test]
@@ -592,7 +628,10 @@ mod tests {
         assert_eq!(spec.name, "pgd");
         assert_eq!(
             spec.settings,
-            vec![Setting::new("steps", "100"), Setting::new("step-size", "1/255")]
+            vec![
+                Setting::new("steps", "100"),
+                Setting::new("step-size", "1/255")
+            ]
         );
         assert_eq!(spec.to_string(), "pgd:steps=100,step-size=1/255");
         assert_eq!("fgsm".parse::<Spec>().unwrap().settings, vec![]);

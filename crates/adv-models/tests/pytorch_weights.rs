@@ -221,7 +221,10 @@ fn batch_norms_keep_running_statistics_while_attacks_take_gradients() {
     );
     let images = cifar_sample(&data).batch(0, 8, &device).images;
     let plain = to_floats(model.forward(images.clone()));
-    let result = model.value_and_grad(images, &|logits| logits.sum_dim(1).squeeze_dim(1));
+    let keys = adv_core::draw_keys(&(0..8).collect::<Vec<u64>>(), 0);
+    let result = model.value_and_grad(images, &keys, &|logits: adv_core::burn::tensor::Tensor<
+        2,
+    >| { logits.sum_dim(1).squeeze_dim(1) });
     // Batch statistics of 8 images would give other logits than the running statistics.
     for (a, b) in to_floats(result.logits).iter().zip(&plain) {
         assert!(

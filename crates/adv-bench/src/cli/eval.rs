@@ -2,19 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use adv_attacks::{AttackConfig, AttackOverrides, StepSize};
+use adv_attacks::{AttackConfig, apply_shared};
 use adv_bench::{
     ArchitectureChoice, BenchError, DataSource, EpsilonSearch, EvalPlan, LoadedModel,
     NormalizationSpec, Progress, Result, RunContext, ensemble, evaluate, load_model,
 };
 use adv_core::burn::tensor::Device;
-use adv_core::{Dataset, Goal, Loss, Norm, TargetSelection, ThreatModel};
+use adv_core::{Budget, Dataset, Goal, Knowledge, Norm, TargetSelection, ThreatModel};
 use adv_models::{Combine, ModelConfig, Normalization};
 use clap::Args;
 
 use adv_bench::parse_epsilon;
 
 use super::BackendArgs;
+use super::options::AttackFlags;
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -53,9 +54,12 @@ pub struct EvalArgs {
     /// Evaluate only the first N samples.
     #[arg(long)]
     limit: Option<usize>,
-    /// Attack to run (repeatable; default fgsm and pgd). `adv-bench attacks` lists them.
+    /// Attack to run (repeatable; default fgsm and pgd): NAME or NAME:key=value,key=value
+    /// (e.g. pgd:steps=100,step-size=1/255). `adv-bench attacks` lists them with their options.
     #[arg(long = "attack")]
     attacks: Vec<String>,
+    #[command(flatten)]
+    options: AttackFlags,
     /// Norm of the threat model.
     #[arg(long, default_value = "linf")]
     norm: Norm,
@@ -63,46 +67,13 @@ pub struct EvalArgs {
     /// 0.5 (l2), 12 (l1).
     #[arg(long = "eps", value_parser = parse_epsilon)]
     epsilons: Vec<f32>,
-    /// Iterations of iterative attacks.
+    /// What the attacker may use of the model: white-box, score-based or decision-based (an
+    /// attack needing more is an error).
+    #[arg(long, default_value = "white-box")]
+    knowledge: String,
+    /// Queries per sample the attacker may make (forward passes, gradient passes included).
     #[arg(long)]
-    steps: Option<usize>,
-    /// Step length: auto (2.5 * eps / steps), eps/steps, an absolute value, or a multiple of
-    /// epsilon such as 0.25x.
-    #[arg(long)]
-    step_size: Option<StepSize>,
-    /// Loss climbed by gradient attacks: ce (cross-entropy) or cw (logit margin).
-    #[arg(long)]
-    loss: Option<Loss>,
-    /// Start iterative attacks at the clean input instead of a random point of the ball.
-    #[arg(long)]
-    no_random_start: bool,
-    /// Momentum decay of mim, dim and ti (0 turns momentum off).
-    #[arg(long)]
-    decay: Option<f32>,
-    /// Probability of the random resize-and-pad of dim and ti.
-    #[arg(long)]
-    diversity_prob: Option<f32>,
-    /// Side of ti's Gaussian smoothing kernel (odd).
-    #[arg(long)]
-    kernel_size: Option<usize>,
-    /// DeepFool's relative extra length of the final perturbation.
-    #[arg(long)]
-    overshoot: Option<f32>,
-    /// DeepFool's number of most likely classes considered (the true class included).
-    #[arg(long)]
-    candidates: Option<usize>,
-    /// C&W's binary search steps over the constant c (its kappa is --confidence).
-    #[arg(long)]
-    search_steps: Option<usize>,
-    /// C&W's constant c of the first binary search step.
-    #[arg(long)]
-    initial_const: Option<f32>,
-    /// Random restarts of APGD (apgd-ce, apgd-dlr, apgd-t, and inside autoattack).
-    #[arg(long)]
-    restarts: Option<usize>,
-    /// Query budget per sample of score-based attacks (square, and inside autoattack).
-    #[arg(long)]
-    queries: Option<u64>,
+    query_budget: Option<u64>,
     /// untargeted, targeted, or targeted-or-misclassified.
     #[arg(long, default_value = "untargeted")]
     goal: String,
@@ -136,6 +107,8 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    // Every attack, option and radius is checked before any file is read.
+    let plan = plan(&args)?;
     let spec = args.backend.spec()?;
     let device = spec.device()?;
     let source = DataSource::parse(&args.data, args.labels.as_deref());
@@ -143,7 +116,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(limit) = args.limit {
         data = data.take(limit);
     }
-    let plan = plan(&args)?;
     let choice = ArchitectureChoice {
         name: args.model.clone(),
         file: args.arch.clone(),
@@ -201,21 +173,6 @@ fn model(
 }
 
 fn plan(args: &EvalArgs) -> Result<EvalPlan> {
-    let overrides = AttackOverrides {
-        steps: args.steps,
-        step_size: args.step_size,
-        loss: args.loss,
-        random_start: args.no_random_start.then_some(false),
-        decay: args.decay,
-        diversity_prob: args.diversity_prob,
-        kernel_size: args.kernel_size,
-        overshoot: args.overshoot,
-        candidates: args.candidates,
-        search_steps: args.search_steps,
-        initial_const: args.initial_const,
-        restarts: args.restarts,
-        queries: args.queries,
-    };
     let names = if args.attacks.is_empty() {
         vec!["fgsm".to_owned(), "pgd".to_owned()]
     } else {
@@ -223,8 +180,9 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
     };
     let attacks = names
         .iter()
-        .map(|name| AttackConfig::from_name(name, &overrides))
+        .map(|name| AttackConfig::parse(name))
         .collect::<adv_attacks::Result<Vec<_>>>()?;
+    let attacks = apply_shared(&attacks, &args.options.settings)?;
     let epsilons = if args.epsilons.is_empty() {
         vec![match args.norm {
             Norm::Linf => 8.0 / 255.0,
@@ -234,7 +192,21 @@ fn plan(args: &EvalArgs) -> Result<EvalPlan> {
     } else {
         args.epsilons.clone()
     };
-    let threat = ThreatModel::new(args.norm, 0.0)?.with_goal(goal(&args.goal, &args.target)?);
+    let knowledge: Knowledge = serde_json::from_value(serde_json::Value::String(
+        args.knowledge.clone(),
+    ))
+    .map_err(|_| {
+        BenchError::InvalidArgument(format!(
+            "unknown knowledge '{}' (expected white-box, score-based or decision-based)",
+            args.knowledge
+        ))
+    })?;
+    let mut threat = ThreatModel::new(args.norm, 0.0)?
+        .with_goal(goal(&args.goal, &args.target)?)
+        .with_knowledge(knowledge);
+    if let Some(queries) = args.query_budget {
+        threat = threat.with_budget(Budget::Queries(queries))?;
+    }
     let plan = EvalPlan {
         attacks,
         threat,
