@@ -8,6 +8,20 @@
 //! budget, and keys each row's random draw by its sample and its query count, so that a
 //! randomized model gives a sample the same draws in any batch. The harness's own calls (the
 //! clean pass, the final verification) are billed apart.
+//!
+//! A decision oracle gives labels and nothing else; a score oracle gives no gradient:
+//!
+//! ```compile_fail
+//! fn scores(oracle: &adv_attacks::DecisionOracle, x: adv_core::burn::tensor::Tensor<4>) {
+//!     let _ = oracle.scores(x);
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! fn gradient(oracle: &adv_attacks::ScoreOracle, x: adv_core::burn::tensor::Tensor<4>) {
+//!     let _ = oracle.value_and_grad(x, &|z| z.sum_dim(1).squeeze_dim(1));
+//! }
+//! ```
 
 use std::cell::RefCell;
 

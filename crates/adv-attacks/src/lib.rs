@@ -80,4 +80,5 @@ attacks! {
     fab,
     square,
     autoattack,
+    noise,
 }

@@ -734,8 +734,8 @@ impl<'a> Session<'a> {
             &self.criterion,
             self.traits,
         )?;
-        // Rows done by an earlier attack or run leave now, compaction or not.
-        self.active.retain(|&r| !self.tracker.done[r]);
+        // Rows done by an earlier attack leave now, compaction or not.
+        self.drop_done();
         if self.active.is_empty() {
             return Ok(());
         }
@@ -748,7 +748,10 @@ impl<'a> Session<'a> {
         let runs = attack.runs(&self.context()).max(1);
         let mut previous: Option<A::State> = None;
         for run in 0..runs {
-            self.active.retain(|&r| !self.tracker.done[r]);
+            // Rows done in an earlier run leave now, compaction or not.
+            if let Some(keep) = self.drop_done() {
+                previous = previous.map(|state| state.select_rows(&keep));
+            }
             if self.active.is_empty() {
                 break;
             }
@@ -901,6 +904,18 @@ impl<'a> Session<'a> {
         }
         self.tracker.set_last(&self.active, x, &leave);
         Some(self.keep(keep, &x.device()))
+    }
+
+    /// Drops the active rows that are done; the rows kept, if some left.
+    fn drop_done(&mut self) -> Option<Keep> {
+        let local: Vec<usize> = (0..self.active.len())
+            .filter(|&k| !self.tracker.done[self.active[k]])
+            .collect();
+        if local.len() == self.active.len() {
+            return None;
+        }
+        let device = self.rows.images.device();
+        Some(self.keep(local, &device))
     }
 
     fn keep(&mut self, local: Vec<usize>, device: &Device) -> Keep {

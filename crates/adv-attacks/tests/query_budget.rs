@@ -2,8 +2,8 @@
 
 mod common;
 
-use adv_attacks::{RunOptions, SquareConfig, attack_batch};
-use adv_core::{Budget, Counted, Norm, ThreatModel};
+use adv_attacks::{AttackError, NoiseConfig, PgdConfig, RunOptions, SquareConfig, attack_batch};
+use adv_core::{Budget, Counted, Knowledge, Norm, ThreatModel};
 use common::{Linear, batch};
 
 #[test]
@@ -40,4 +40,55 @@ fn square_honours_the_query_budget_of_the_threat_model() {
         // The harness's clean check and verdict (2 per sample) plus the attack's queries.
         assert_eq!(used, 2 * (2 + budget), "{norm}");
     }
+}
+
+/// The decision-based noise attack sees labels only: it takes no gradient, spends one query
+/// per draw, stops at the budget, and never runs under less knowledge than it needs.
+#[test]
+fn decision_attacks_spend_label_queries_within_the_budget() {
+    let model = Linear {
+        weights: vec![1.0, 1.0, 1.0, -1.0, -1.0, -1.0],
+        bias: vec![5.0, 0.0],
+        classes: 2,
+        dims: 3,
+    };
+    let noise = NoiseConfig { repeats: 30 }.init().unwrap();
+    let x0 = [0.5f32; 6];
+    for (budget, expected) in [(None, 30), (Some(12), 12)] {
+        let mut threat = ThreatModel::new(Norm::L2, 0.05)
+            .unwrap()
+            .with_knowledge(Knowledge::DecisionBased);
+        if let Some(budget) = budget {
+            threat = threat.with_budget(Budget::Queries(budget)).unwrap();
+        }
+        let outcome = attack_batch(
+            &noise,
+            &model,
+            &batch(&x0, &[0, 0], 3),
+            &threat,
+            &RunOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(outcome.queries, vec![expected; 2]);
+        assert_eq!(outcome.gradients, vec![0; 2]);
+        assert_eq!(outcome.cost.backward_samples, 0);
+        assert!(outcome.success.iter().all(|&s| !s));
+    }
+    // A white-box attack under a decision-based threat model is refused.
+    let threat = ThreatModel::new(Norm::L2, 0.05)
+        .unwrap()
+        .with_knowledge(Knowledge::DecisionBased);
+    let pgd = PgdConfig::default().init().unwrap();
+    let refused = attack_batch(
+        &pgd,
+        &model,
+        &batch(&x0, &[0, 0], 3),
+        &threat,
+        &RunOptions::default(),
+    );
+    assert!(
+        matches!(refused, Err(AttackError::KnowledgeExceeded { .. })),
+        "{:?}",
+        refused.err()
+    );
 }

@@ -116,6 +116,12 @@ proptest! {
                 let size = norm_of(norm, &delta);
                 prop_assert!(size <= eps as f64 * (1.0 + 1e-5) + 1e-6, "{} {norm}: {size} > {eps}", attack.label());
                 prop_assert!((outcome.distances[i] as f64 - size).abs() <= 1e-5 + 1e-5 * size);
+                // The tracker saw the success the fresh verification confirms (attacks whose
+                // iterates stay in the ball; a minimal-distance attack's example can become
+                // adversarial only through the final projection).
+                if !attack.info().minimizes_distance {
+                    prop_assert_eq!(outcome.first_success[i].is_some(), outcome.success[i], "{}", attack.label());
+                }
                 // The reported success is the model's own verdict on the returned example.
                 let predicted = model.predict_host(&adversarial[i * dims..(i + 1) * dims]);
                 prop_assert_eq!(outcome.success[i], outcome.attacked[i] && predicted != labels[i]);

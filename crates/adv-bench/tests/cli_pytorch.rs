@@ -1,5 +1,5 @@
 //! `adv-bench eval` on third-party PyTorch weights: built-in architecture names, architecture
-//! files, normalization. Skipped when `ADV_SHARED_DATA` is unset.
+//! files, normalization. Ignored, with the reason, when `ADV_SHARED_DATA` is unset.
 
 mod common;
 
@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use common::{assert_one_line_error, read_json, run_ok};
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("ADV_SHARED_DATA").map(PathBuf::from);
-    if dir.is_none() {
-        eprintln!("skipping: set ADV_SHARED_DATA to the shared data folder to run this test");
-    }
-    dir
+/// The shared data folder (`$ADV_SHARED_DATA`); the tests that call this are ignored when it
+/// is unset.
+fn shared_data() -> PathBuf {
+    std::env::var_os("ADV_SHARED_DATA")
+        .map(PathBuf::from)
+        .expect("ADV_SHARED_DATA names the shared data folder")
 }
 
 fn path(path: &Path) -> String {
@@ -43,9 +43,13 @@ fn clean_accuracy(data: &Path, extra: &[&str]) -> f64 {
     read_json(json.as_ref())["clean_accuracy"].as_f64().unwrap()
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn eval_takes_a_builtin_resnet_with_pytorch_weights() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let th = path(&data.join("weights/resnet20-12fca82f.th"));
     assert_eq!(
         clean_accuracy(&data, &["--model", "resnet20", "--weights", &th]),
@@ -76,9 +80,13 @@ fn eval_takes_a_builtin_resnet_with_pytorch_weights() {
     );
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn eval_takes_an_architecture_file() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let arch =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../adv-models/architectures/cifar_cnn_a.json");
     let weights = path(&data.join("weights/cifar_cnn_a_adv.model"));
@@ -86,9 +94,13 @@ fn eval_takes_an_architecture_file() {
     assert!(accuracy > 0.4, "{accuracy}");
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn mismatched_models_and_normalizations_are_one_line_errors() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let sample = data.join("cifar10-sample");
     let th = path(&data.join("weights/resnet20-12fca82f.th"));
     let base = [

@@ -90,11 +90,14 @@ fn stronger_attacks_leave_less_accuracy_on_a_trained_cnn() {
 
 /// PGD-20 at Linf 8/255 leaves under 2% of the CIFAR sample to akamaster's ResNet-20.
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 fn pgd_20_breaks_resnet20_on_the_cifar_sample() {
-    let Some(shared) = std::env::var_os("ADV_SHARED_DATA").map(PathBuf::from) else {
-        eprintln!("ADV_SHARED_DATA is not set: skipping the ResNet-20 attack test");
-        return;
-    };
+    let shared = std::env::var_os("ADV_SHARED_DATA")
+        .map(PathBuf::from)
+        .expect("ADV_SHARED_DATA names the shared data folder");
     let device = Device::default();
     let sample = shared.join("cifar10-sample");
     let data = load_npy(&sample.join("x200.npy"), &sample.join("y200.npy")).unwrap();

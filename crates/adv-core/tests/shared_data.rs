@@ -1,7 +1,7 @@
 //! Loads the real data sets under `$ADV_SHARED_DATA` (MNIST, Fashion-MNIST, the CIFAR-10 and
 //! ImageNet samples, the UCI digits) and cross-checks the formats against each other.
 //!
-//! Each test is skipped, with a message, when `ADV_SHARED_DATA` is not set.
+//! Each test is ignored, with the reason, when `ADV_SHARED_DATA` is not set.
 
 use std::path::PathBuf;
 
@@ -10,13 +10,12 @@ use adv_core::data::{
     Dataset, load_dataset, load_digits_csv, load_idx, load_image_folder, load_npy,
 };
 
-/// The shared data folder, or `None` (after saying so) when `ADV_SHARED_DATA` is unset.
-fn shared() -> Option<PathBuf> {
-    let root = std::env::var_os("ADV_SHARED_DATA").map(PathBuf::from);
-    if root.is_none() {
-        eprintln!("ADV_SHARED_DATA is not set: skipping the shared-data test");
-    }
-    root
+/// The shared data folder (`$ADV_SHARED_DATA`); the tests that call this are ignored when it
+/// is unset.
+fn shared() -> PathBuf {
+    std::env::var_os("ADV_SHARED_DATA")
+        .map(PathBuf::from)
+        .expect("ADV_SHARED_DATA names the shared data folder")
 }
 
 fn cifar_npy(root: &std::path::Path) -> Dataset {
@@ -36,9 +35,13 @@ fn raw_npy_floats(path: &std::path::Path, count: usize) -> Vec<f32> {
         .collect()
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn mnist_test_set() {
-    let Some(root) = shared() else { return };
+    let root = shared();
     let dir = root.join("mnist");
     let images = dir.join("t10k-images-idx3-ubyte.gz");
     let data = load_idx(&images, &dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();
@@ -50,9 +53,13 @@ fn mnist_test_set() {
     assert_eq!(load_dataset(&images, None).unwrap(), data);
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn fashion_mnist_test_set() {
-    let Some(root) = shared() else { return };
+    let root = shared();
     let dir = root.join("fashion-mnist");
     let data = load_idx(
         &dir.join("t10k-images-idx3-ubyte.gz"),
@@ -63,9 +70,13 @@ fn fashion_mnist_test_set() {
     assert_eq!(data.labels()[0], 9); // ankle boot
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn cifar_npy_sample() {
-    let Some(root) = shared() else { return };
+    let root = shared();
     let data = cifar_npy(&root);
     assert_eq!(
         (data.len(), data.shape(), data.num_classes()),
@@ -84,9 +95,13 @@ fn cifar_npy_sample() {
     assert_eq!(via_dispatch.unwrap(), data);
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn cifar_png_sample() {
-    let Some(root) = shared() else { return };
+    let root = shared();
     let dir = root.join("cifar10-sample/png");
     let png = load_image_folder(&dir).unwrap();
     assert_eq!(
@@ -107,9 +122,13 @@ fn cifar_png_sample() {
     assert_eq!(png.labels()[0], npy.labels()[0]);
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn imagenet_jpeg_sample_of_mixed_sizes_is_a_clear_error() {
-    let Some(root) = shared() else { return };
+    let root = shared();
     let dir = root.join("imagenet-sample/jpg");
     match load_image_folder(&dir) {
         Ok(data) => assert_eq!(data.len(), 20),
@@ -121,9 +140,13 @@ fn imagenet_jpeg_sample_of_mixed_sizes_is_a_clear_error() {
     }
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn digits_csv() {
-    let Some(root) = shared() else { return };
+    let root = shared();
     let path = root.join("digits/digits.csv.gz");
     let data = load_digits_csv(&path).unwrap();
     assert_eq!(

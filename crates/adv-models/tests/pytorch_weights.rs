@@ -1,5 +1,5 @@
 //! Third-party PyTorch weights load exactly: the accuracies are those an independent NumPy
-//! forward pass gets (see `$ADV_SHARED_DATA/README.md`). Skipped when `ADV_SHARED_DATA` is unset.
+//! forward pass gets (see `$ADV_SHARED_DATA/README.md`). Ignored, with the reason, when `ADV_SHARED_DATA` is unset.
 
 use std::path::{Path, PathBuf};
 
@@ -8,12 +8,12 @@ use adv_core::data::{load_idx, load_npy};
 use adv_core::{Classifier, Dataset, to_floats, to_ints};
 use adv_models::{Model, ModelConfig, export_weights, load_weights};
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("ADV_SHARED_DATA").map(PathBuf::from);
-    if dir.is_none() {
-        eprintln!("skipping: set ADV_SHARED_DATA to the shared data folder to run this test");
-    }
-    dir
+/// The shared data folder (`$ADV_SHARED_DATA`); the tests that call this are ignored when it
+/// is unset.
+fn shared_data() -> PathBuf {
+    std::env::var_os("ADV_SHARED_DATA")
+        .map(PathBuf::from)
+        .expect("ADV_SHARED_DATA names the shared data folder")
 }
 
 fn cifar_sample(data: &Path) -> Dataset {
@@ -42,7 +42,7 @@ fn load(arch: &str, input: [usize; 3], path: &Path, device: &Device) -> Model {
 }
 
 fn check_resnet(arch: &str, file: &str, expected_correct: usize) {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let device = Device::default();
     let sample = cifar_sample(&data);
     let weights = data.join("weights");
@@ -75,19 +75,31 @@ fn check_resnet(arch: &str, file: &str, expected_correct: usize) {
     );
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn akamaster_resnet20_reaches_92_5_percent_from_th_and_safetensors() {
     check_resnet("resnet20", "resnet20-12fca82f", 185);
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn akamaster_resnet56_reaches_94_5_percent_from_th_and_safetensors() {
     check_resnet("resnet56", "resnet56-4bfd9763", 189);
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn burn_example_mnist_cnn_reaches_98_5_percent_on_the_mnist_test_set() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let device = Device::default();
     let mnist = data.join("mnist");
     let test = load_idx(
@@ -105,9 +117,13 @@ fn burn_example_mnist_cnn_reaches_98_5_percent_on_the_mnist_test_set() {
     assert!(correct >= 9850, "{correct} of 10000");
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn adversarially_trained_cnn_a_loads_from_its_architecture_file() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let device = Device::default();
     let arch = Path::new(env!("CARGO_MANIFEST_DIR")).join("architectures/cifar_cnn_a.json");
     let config = ModelConfig::from_file(&arch).unwrap();
@@ -127,9 +143,13 @@ fn adversarially_trained_cnn_a_loads_from_its_architecture_file() {
 /// expected of a small adversarially trained CNN; a wrong flatten order or layout gives chance.
 const CNN_A_CORRECT: usize = 140;
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn wrong_architectures_and_damaged_files_are_errors_naming_the_problem() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let device = Device::default();
     let th = data.join("weights/resnet20-12fca82f.th");
     let resnet56 = ModelConfig::from_name("resnet56", [3, 32, 32], 10).unwrap();
@@ -174,9 +194,13 @@ fn wrong_architectures_and_damaged_files_are_errors_naming_the_problem() {
     }
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn exported_safetensors_have_the_pytorch_names_shapes_and_values() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let device = Device::default();
     let config = ModelConfig::from_name("resnet20", [3, 32, 32], 10).unwrap();
     let model = load_weights(&config, &data.join("weights/resnet20-12fca82f.th"), &device).unwrap();
@@ -209,9 +233,13 @@ fn exported_safetensors_have_the_pytorch_names_shapes_and_values() {
     );
 }
 
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared data: set ADV_SHARED_DATA (CI does)"
+)]
 #[test]
 fn batch_norms_keep_running_statistics_while_attacks_take_gradients() {
-    let Some(data) = shared_data() else { return };
+    let data = shared_data();
     let device = Device::default();
     let model = load(
         "resnet20",
