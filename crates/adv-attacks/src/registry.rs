@@ -299,3 +299,88 @@ impl From<OptionError> for AttackError {
         AttackError::Option(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEGIN: &str = "<!-- BEGIN GENERATED: adv-bench attacks --markdown -->\n";
+    const END: &str = "<!-- END GENERATED -->";
+
+    /// docs/attacks.md holds the reference the declarations generate; `ADV_UPDATE_DOCS=1 cargo
+    /// test -p adv-attacks docs` rewrites it.
+    #[test]
+    fn docs_hold_the_generated_reference() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/attacks.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find(BEGIN).expect("the generated block's start") + BEGIN.len();
+        let end = text.find(END).expect("the generated block's end");
+        let expected = markdown_reference();
+        if std::env::var_os("ADV_UPDATE_DOCS").is_some() {
+            let updated = format!("{}{expected}{}", &text[..start], &text[end..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        assert!(
+            text[start..end] == expected,
+            "docs/attacks.md is out of date: run `ADV_UPDATE_DOCS=1 cargo test -p adv-attacks docs`"
+        );
+    }
+
+    #[test]
+    fn every_registered_attack_builds_by_name_and_alias_with_unique_names() {
+        let all = crate::registry();
+        for (k, info) in all.iter().enumerate() {
+            let config = AttackConfig::named(info.name).unwrap();
+            assert_eq!(config.build().unwrap().info().name, info.name);
+            for alias in info.aliases {
+                assert_eq!(find(alias).unwrap().name, info.name);
+            }
+            let names = |i: &AttackInfo| {
+                std::iter::once(i.name)
+                    .chain(i.aliases.iter().copied())
+                    .collect::<Vec<_>>()
+            };
+            for other in &all[..k] {
+                assert!(
+                    names(info).iter().all(|n| !names(other).contains(n)),
+                    "{} and {} share a name",
+                    info.name,
+                    other.name
+                );
+            }
+        }
+        assert!(matches!(
+            AttackConfig::named("zoo2"),
+            Err(AttackError::UnknownAttack(_))
+        ));
+    }
+
+    #[test]
+    fn configs_are_canonical_round_trip_and_label_their_changes() {
+        let config = AttackConfig::parse("PGD:step_size=2/255,steps=40,loss=cw").unwrap();
+        assert_eq!(config.label(), "pgd-40-step-size=0.007843138-cw");
+        assert_eq!(config.spec(), "pgd:steps=40,step-size=0.007843138,loss=cw");
+        assert_eq!(config, AttackConfig::parse(&config.spec()).unwrap());
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
+        assert!(serde_json::from_str::<AttackConfig>(r#"{"attack":"pgd","settings":[{"key":"decay","value":"1"}]}"#).is_err());
+        assert_eq!(config.option("random-start").as_deref(), Some("true"));
+        assert_eq!(AttackConfig::named("pgd").unwrap().label(), "pgd-10");
+        assert_eq!(AttackConfig::named("apgd-t").unwrap().label(), "apgd-t");
+        let shared = apply_shared(
+            &[AttackConfig::named("fgsm").unwrap(), AttackConfig::parse("mim:decay=0.5").unwrap()],
+            &[Setting::new("decay", "0.9"), Setting::new("steps", "3")],
+        )
+        .unwrap();
+        // The flag reaches MIM only, and MIM's own setting wins.
+        assert_eq!(shared[0].label(), "fgsm");
+        assert_eq!(shared[1].label(), "mim-3-decay=0.5");
+        let error = check_unique_labels(&[
+            AttackConfig::named("pgd").unwrap(),
+            AttackConfig::parse("pgd:steps=10").unwrap(),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("labelled 'pgd-10'"), "{error}");
+    }
+}

@@ -459,7 +459,11 @@ pub fn options_table(specs: &[OptionSpec]) -> String {
         };
         out += &format!(
             "| `{}` | {} | `{}` | {} | {} |\n",
-            spec.key, spec.kind, spec.default, domain, spec.doc
+            spec.key,
+            spec.kind.replace('|', "\\|"),
+            spec.default,
+            domain,
+            spec.doc
         );
     }
     out
@@ -618,7 +622,7 @@ mod tests {
         assert_eq!(specs[2].kind, "true|false");
         assert!(
             options_table(&specs)
-                .contains("| `random-start` | true|false | `true` |  | A switch. |")
+                .contains("| `random-start` | true\\|false | `true` |  | A switch. |")
         );
     }
 
