@@ -8,7 +8,7 @@
 use adv_attacks::{Attack, FgsmConfig, PgdConfig, RunOptions, attack_batch};
 use adv_benches::{batch, model};
 use adv_core::burn::tensor::Device;
-use adv_core::{Norm, ThreatModel, to_floats};
+use adv_core::{Classifier, Norm, ThreatModel, to_floats};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 
@@ -44,6 +44,30 @@ fn forward(bencher: Bencher, name: &str) {
     bencher
         .counter(ItemsCount::new(BATCH))
         .bench_local(|| to_floats(model.forward(batch.images.clone())));
+}
+
+/// ResNet-20 forward pass and input gradient, batch 128, side by side: their ratio is the
+/// harness's threshold for judging an iterate with a forward pass before the next gradient
+/// (`CHECK_FIRST_ABOVE` in adv-attacks' session.rs).
+#[divan::bench(args = ["forward", "value_and_grad"], sample_count = 5)]
+fn resnet20_pass(bencher: Bencher, pass: &str) {
+    let device = Device::default();
+    let shape = [3, 32, 32];
+    let model = model("resnet20", shape, &device);
+    let batch = batch(&model, BATCH, shape, &device);
+    let keys = adv_core::draw_keys(&batch.ids, 0);
+    let labels = batch.labels.clone();
+    let objective = |logits| adv_core::cross_entropy(logits, labels.clone());
+    bencher
+        .counter(ItemsCount::new(BATCH))
+        .bench_local(|| match pass {
+            "forward" => to_floats(model.forward(batch.images.clone())),
+            _ => to_floats(
+                model
+                    .value_and_grad(batch.images.clone(), &keys, &objective)
+                    .grad,
+            ),
+        });
 }
 
 /// `attack` on `architecture` for images of `shape`, batch 128.

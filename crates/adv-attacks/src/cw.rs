@@ -230,7 +230,7 @@ impl Iterative for CarliniWagner {
         let distance = Norm::L2.norms(delta.clone()).square();
         let mut stop = false;
         let check_every = (config.steps / 10).max(1);
-        if config.abort_early && info.step % check_every == 0 {
+        if config.abort_early && info.step.is_multiple_of(check_every) {
             let loss = distance + evaluated.values;
             let stalled = loss
                 .clone()

@@ -156,11 +156,11 @@ impl Iterative for DeepFool {
         let mut nearest: Option<(Tensor<1>, Tensor<1>, Tensor<4>)> = None;
         let mut logits = None;
         for boundary in self.boundaries(ctx, &state.others) {
-            let difference = |z: Tensor<2>| match &boundary {
-                Boundary::Pair(class, reference) => pick(z.clone(), class) - pick(z, reference),
+            let difference = |z: Tensor<2>| match &boundary.reference {
+                Some(reference) => pick(z.clone(), &boundary.class) - pick(z, reference),
                 // z_t - max_{j != t} z_j: its gradient is that of z_t - z_r for the strongest
                 // other class r at `x`.
-                Boundary::Target(target) => Loss::Margin.objective(z, target, None).neg(),
+                None => Loss::Margin.objective(z, &boundary.class, None).neg(),
             };
             let evaluated = model.value_and_grad(x.clone(), &difference)?;
             logits.get_or_insert(evaluated.logits);
@@ -203,11 +203,11 @@ impl Iterative for DeepFool {
     }
 }
 
-/// A linearized boundary: `z_class - z_reference`, or the target against the strongest other
-/// class.
-enum Boundary {
-    Pair(Tensor<1, Int>, Tensor<1, Int>),
-    Target(Tensor<1, Int>),
+/// A linearized boundary: `z_class - z_reference`, or, without a reference, the class (the
+/// target) against the strongest other class.
+struct Boundary {
+    class: Tensor<1, Int>,
+    reference: Option<Tensor<1, Int>>,
 }
 
 impl DeepFool {
@@ -215,13 +215,19 @@ impl DeepFool {
     /// true class, or, for the targeted goal, the target against the strongest other class.
     fn boundaries(&self, ctx: &Context, others: &Tensor<2, Int>) -> Vec<Boundary> {
         match ctx.targets() {
-            Some(targets) => vec![Boundary::Target(targets.clone())],
+            Some(targets) => vec![Boundary {
+                class: targets.clone(),
+                reference: None,
+            }],
             None => {
                 let [n, count] = others.dims();
                 (0..count)
                     .map(|k| {
                         let class = others.clone().slice([0..n, k..k + 1]).squeeze_dim::<1>(1);
-                        Boundary::Pair(class, ctx.labels().clone())
+                        Boundary {
+                            class,
+                            reference: Some(ctx.labels().clone()),
+                        }
                     })
                     .collect()
             }

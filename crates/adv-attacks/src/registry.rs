@@ -364,12 +364,20 @@ mod tests {
         assert_eq!(config, AttackConfig::parse(&config.spec()).unwrap());
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<AttackConfig>(&json).unwrap(), config);
-        assert!(serde_json::from_str::<AttackConfig>(r#"{"attack":"pgd","settings":[{"key":"decay","value":"1"}]}"#).is_err());
+        assert!(
+            serde_json::from_str::<AttackConfig>(
+                r#"{"attack":"pgd","settings":[{"key":"decay","value":"1"}]}"#
+            )
+            .is_err()
+        );
         assert_eq!(config.option("random-start").as_deref(), Some("true"));
         assert_eq!(AttackConfig::named("pgd").unwrap().label(), "pgd-10");
         assert_eq!(AttackConfig::named("apgd-t").unwrap().label(), "apgd-t");
         let shared = apply_shared(
-            &[AttackConfig::named("fgsm").unwrap(), AttackConfig::parse("mim:decay=0.5").unwrap()],
+            &[
+                AttackConfig::named("fgsm").unwrap(),
+                AttackConfig::parse("mim:decay=0.5").unwrap(),
+            ],
             &[Setting::new("decay", "0.9"), Setting::new("steps", "3")],
         )
         .unwrap();

@@ -106,6 +106,22 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
     let total: usize = pending.iter().map(|(_, todo)| todo.len()).sum();
     progress.start(&suite.name, total as u64);
     let mut models = ModelCache::default();
+    // Every model with pending work whose weights exist (not those the suite trains) is loaded,
+    // and so checked against its data, now: a bad file or label is reported before any attack.
+    for (e, evaluation) in evaluations.iter().enumerate() {
+        let spec = &suite.models[evaluation.model];
+        if pending[e].1.is_empty() || spec.train.is_some() || !spec.members.is_empty() {
+            continue;
+        }
+        models.get(
+            suite,
+            evaluation.model,
+            &datasets,
+            run_dir,
+            &device,
+            &progress,
+        )?;
+    }
     // The clean pass of each model's batches, shared by all its evaluations.
     let mut clean: HashMap<usize, CleanCache> = HashMap::new();
     for (e, evaluation) in evaluations.iter().enumerate() {
@@ -132,9 +148,6 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
             &device,
             &progress,
         )?;
-        check_model_fits(model, data, &device).map_err(|error| {
-            BenchError::InvalidArgument(format!("model '{}': {error}", spec.name))
-        })?;
         run_units(
             model,
             data,
@@ -426,6 +439,11 @@ impl ModelCache {
                 let combine = spec.combine.unwrap_or(Combine::Logits);
                 (ensemble(members, combine, device)?.0, None)
             };
+            // Checked once, when loaded: the model takes its data's images and has a class for
+            // every label.
+            check_model_fits(&entry.0, &datasets[&spec.data], device).map_err(|error| {
+                BenchError::InvalidArgument(format!("model '{}': {error}", spec.name))
+            })?;
             self.loaded.insert(index, entry);
         }
         Ok(&self.loaded[&index].0)

@@ -261,3 +261,93 @@ fn shipped_suites_on_the_shared_data_are_valid() {
     let checked = check_shipped_suites(true);
     assert!(checked.len() >= 2, "{checked:?}");
 }
+
+/// Every model with weights is loaded and checked before any unit runs: a damaged file of the
+/// second model stops the run before the first model's attacks, and the journal records no
+/// unit.
+#[test]
+fn a_bad_model_file_is_reported_before_any_work() {
+    let root = tempfile::tempdir().unwrap();
+    let good = root.path().join("good.bpk");
+    run_ok(&[
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--out",
+        path(&good),
+    ]);
+    let garbage = root.path().join("garbage.bpk");
+    std::fs::write(&garbage, b"not a checkpoint").unwrap();
+    let suite = root.path().join("suite.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            r#"
+name = "two-models"
+
+[datasets.test]
+source = "digits:test"
+limit = 32
+
+[[models]]
+name = "good"
+data = "test"
+weights = "{}"
+
+[[models]]
+name = "bad"
+data = "test"
+architecture = "mlp"
+weights = "{}"
+
+[[threats]]
+norm = "linf"
+epsilons = [0.1]
+
+[[attacks]]
+name = "pgd"
+"#,
+            path(&good),
+            path(&garbage)
+        ),
+    )
+    .unwrap();
+    let dir = root.path().join("run");
+    assert_one_line_error(&["run", path(&suite), "--out", path(&dir)], "garbage.bpk");
+    assert_eq!(
+        journal_lines(&dir.join("journal.jsonl")),
+        1,
+        "only the header"
+    );
+}
+
+/// The clean pass of a model runs once per batch, whatever the number of its threat models,
+/// attacks and radii: the journal holds one clean record per batch.
+#[test]
+fn the_clean_pass_runs_once_per_model_and_batch() {
+    let root = tempfile::tempdir().unwrap();
+    let suite = root.path().join("suite.toml");
+    let text = SUITE
+        .replace("limit = 96", "limit = 32")
+        .replace("steps = 40", "steps = 2")
+        .replace("epochs = 3", "epochs = 1")
+        + "\n[[threats]]\nnorm = \"l2\"\nepsilons = [0.5, 1.0]\n";
+    std::fs::write(&suite, text).unwrap();
+    let dir = root.path().join("run");
+    run_ok(&["run", path(&suite), "--out", path(&dir)]);
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    let clean = journal
+        .lines()
+        .filter(|line| line.contains(r#""unit":"clean""#))
+        .count();
+    assert_eq!(clean, 2, "32 samples in batches of 16");
+    let report = read_json(&dir.join("report.json"));
+    let evaluations = report["evaluations"].as_array().unwrap();
+    assert_eq!(evaluations.len(), 2);
+    assert_eq!(
+        evaluations[0]["report"]["clean_accuracy"],
+        evaluations[1]["report"]["clean_accuracy"]
+    );
+}
