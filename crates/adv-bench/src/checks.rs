@@ -276,6 +276,7 @@ mod tests {
             accuracy_per_step: vec![],
             accuracy_per_query: vec![],
             mean_queries: 0.0,
+            per_sample: Default::default(),
             cost: CostCounts::default(),
             harness_cost: CostCounts::default(),
             wall_time_s: 0.0,

@@ -34,7 +34,7 @@ pub use journal::Shard;
 pub use models::{ArchitectureChoice, LoadedModel, ensemble, load_model, with_normalization};
 pub use progress::Progress;
 pub use quickstart::{QuickstartOptions, QuickstartOutcome, new_run_dir, run_quickstart};
-pub use report::{AttackResult, EpsilonCurve, EvalReport, RunContext, WorstCase};
+pub use report::{AttackResult, EpsilonCurve, EvalReport, PerSample, RunContext, WorstCase};
 pub use runner::{SuiteOutcome, SuiteRunOptions, merge, run_suite};
 pub use source::{DIGITS_TRAIN, DataSource, DigitsSplit};
 pub use suite::{

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use adv_attacks::AttackConfig;
+use adv_attacks::{AttackConfig, FirstSuccess};
 use adv_core::{CostCounts, Goal, ModelTraits, Norm, ThreatModel};
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +79,10 @@ pub struct AttackResult {
     /// The attack's mean queries per attacked sample (gradient passes included).
     #[serde(default)]
     pub mean_queries: f32,
+    /// Per sample, in data order: whether it stayed robust, the attack's queries of it, and when
+    /// it was first fooled (iterate and queries), if it was.
+    #[serde(default)]
+    pub per_sample: PerSample,
     /// The attack's forward and backward work (its verdicts included).
     pub cost: CostCounts,
     /// The harness's own work: the final verification of every returned example.
@@ -86,6 +90,17 @@ pub struct AttackResult {
     pub harness_cost: CostCounts,
     /// Seconds spent.
     pub wall_time_s: f64,
+}
+
+/// One attack's per-sample outcome at one epsilon, in data order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PerSample {
+    /// Clean-correct and not made adversarial.
+    pub robust: Vec<bool>,
+    /// The attack's queries (0 for samples not attacked).
+    pub queries: Vec<u64>,
+    /// When the sample was first fooled within the radius (`null`: never).
+    pub first_success: Vec<Option<FirstSuccess>>,
 }
 
 /// Accuracy against the perturbation budget of one attack (ARES's security-evaluation curve).
@@ -373,6 +388,7 @@ mod tests {
             accuracy_per_step: vec![1.0, robust_accuracy],
             accuracy_per_query: vec![(1, robust_accuracy)],
             mean_queries: 1.0,
+            per_sample: PerSample::default(),
             cost: CostCounts::default(),
             harness_cost: CostCounts::default(),
             wall_time_s: 0.5,

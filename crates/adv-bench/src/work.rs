@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::checks::{Warning, check_model, check_results};
 use crate::curves::{accuracy_at, minimal_epsilons_of_batch};
 use crate::evaluate::CheckedPlan;
-use crate::report::{AttackResult, EpsilonCurve, EvalReport, WorstCase};
+use crate::report::{AttackResult, EpsilonCurve, EvalReport, PerSample, WorstCase};
 use crate::{BenchError, EvalPlan, Progress, Result};
 
 /// One unit of work of an evaluation; `measurement` indexes the plan's measurements.
@@ -240,11 +240,12 @@ impl Measurement for RobustAccuracy {
             })
             .collect();
         let attacked_queries: Vec<u64> = queries.iter().copied().filter(|&q| q > 0).collect();
+        let robust_accuracy = fraction(&robust);
         out.results.push(AttackResult {
             attack: config.label(),
             config: config.clone(),
             epsilon,
-            robust_accuracy: fraction(&robust),
+            robust_accuracy,
             attacked,
             mean_perturbation: mean(&distances),
             max_perturbation: distances.iter().copied().fold(0.0, f32::max),
@@ -254,6 +255,11 @@ impl Measurement for RobustAccuracy {
                 0.0
             } else {
                 (attacked_queries.iter().sum::<u64>() as f64 / attacked_queries.len() as f64) as f32
+            },
+            per_sample: PerSample {
+                robust,
+                queries,
+                first_success: first,
             },
             cost,
             harness_cost,
