@@ -22,6 +22,12 @@ enum Command {
     /// Run a benchmark suite (TOML) with `adv-bench run` in release mode: leaderboard, curves,
     /// plots and sanity checks in a run folder.
     Bench(commands::bench::BenchArgs),
+    /// Regenerate a study of docs/ from its suite (`training`: the seed's training findings on
+    /// Fashion-MNIST); arguments after it go to `adv-bench run`.
+    Reproduce(commands::reproduce::ReproduceArgs),
+    /// One epoch of PGD-AT on the small CNN, ours and PyTorch eager side by side (needs
+    /// dataset-fashion-mnist and a Python with torch).
+    TrainSpeed(commands::train_speed::TrainSpeedArgs),
     /// The checks a change must pass, cheapest first: format, lints, tests.
     Validate(commands::validate::ValidateArgs),
 }
@@ -31,6 +37,8 @@ fn main() -> ExitCode {
         Command::Quickstart(args) => commands::quickstart::handle(args),
         Command::Bench(args) => commands::bench::handle(args),
         Command::Validate(args) => commands::validate::handle(args),
+        Command::Reproduce(args) => commands::reproduce::handle(args),
+        Command::TrainSpeed(args) => commands::train_speed::handle(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,7 +54,8 @@ impl DimConfig {
             steps: self.steps,
             step_size: self.step_size,
             random_start: false,
-            loss: self.loss,
+            start_std: 0.0,
+            loss: self.loss.into(),
             l1_fraction: self.l1_fraction,
             momentum: Some(self.decay),
             diversity: Some(InputDiversity {

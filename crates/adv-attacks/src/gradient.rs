@@ -122,6 +122,61 @@ macro_rules! ascent_attack {
 }
 pub(crate) use ascent_attack;
 
+/// The objective the shared loop climbs: a [`Loss`] of the goal, or TRADES' KL divergence from
+/// the model's clean prediction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AscentLoss {
+    /// Softmax cross-entropy.
+    #[default]
+    CrossEntropy,
+    /// The Carlini & Wagner logit margin.
+    Margin,
+    /// `KL(softmax(z(x0)) || softmax(z(x)))`, away from the clean prediction (Zhang et al.
+    /// 2019, TRADES' inner maximization); untargeted only. The clean logits cost one query per
+    /// sample at the start.
+    Kl,
+}
+
+impl std::str::FromStr for AscentLoss {
+    type Err = AttackError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "kl" => Ok(AscentLoss::Kl),
+            other => match other.parse::<Loss>() {
+                Ok(Loss::CrossEntropy) => Ok(AscentLoss::CrossEntropy),
+                Ok(Loss::Margin) => Ok(AscentLoss::Margin),
+                Err(_) => Err(AttackError::config(
+                    "loss",
+                    format!("unknown loss '{other}' (expected ce, cw or kl)"),
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for AscentLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AscentLoss::CrossEntropy => "ce",
+            AscentLoss::Margin => "cw",
+            AscentLoss::Kl => "kl",
+        })
+    }
+}
+
+adv_core::text_option!(AscentLoss, "ce|cw|kl");
+
+impl From<Loss> for AscentLoss {
+    fn from(loss: Loss) -> Self {
+        match loss {
+            Loss::CrossEntropy => AscentLoss::CrossEntropy,
+            Loss::Margin => AscentLoss::Margin,
+        }
+    }
+}
+
 /// Projected gradient ascent on a loss, inside the threat model's ball and box: the update
 /// step of FGSM, BIM, PGD, MIM, DIM and TI.
 #[derive(Clone, Debug)]
@@ -130,7 +185,9 @@ pub(crate) struct GradientAscent {
     pub steps: usize,
     pub step_size: StepSize,
     pub random_start: bool,
-    pub loss: Loss,
+    /// Standard deviation of a Gaussian random start; 0 for the uniform start in the ball.
+    pub start_std: f32,
+    pub loss: AscentLoss,
     pub l1_fraction: f32,
     /// Momentum decay: the ascent follows `g = decay * g + grad / ||grad||_1` (MIM).
     pub momentum: Option<f32>,
@@ -146,6 +203,8 @@ crate::row_state! {
     pub struct AscentState {
         velocity: Option<Tensor<4>>,
         kernel: Shared<Option<SmoothingKernel>>,
+        /// The clean logits of each row (KL loss).
+        reference: Option<Tensor<2>>,
     }
 }
 
@@ -161,13 +220,22 @@ impl GradientAscent {
         self.step_size.check(attack)
     }
 
+    /// Uniform in each row's ball, or Gaussian noise of `start_std` when it is positive.
     fn random_start(&self, ctx: &Context) -> Tensor<4> {
+        use rand_distr::{Distribution, Normal};
         let dims = ctx.images().dims();
         let len = dims[1] * dims[2] * dims[3];
         let values = (0..ctx.len())
             .flat_map(|row| {
-                ctx.norm()
-                    .sample_ball(&mut ctx.rng(row, 0), ctx.epsilon_values()[row], len)
+                let mut rng = ctx.rng(row, 0);
+                match Normal::new(0.0f32, self.start_std) {
+                    Ok(normal) if self.start_std > 0.0 => (0..len)
+                        .map(|_| normal.sample(&mut rng))
+                        .collect::<Vec<_>>(),
+                    _ => ctx
+                        .norm()
+                        .sample_ball(&mut rng, ctx.epsilon_values()[row], len),
+                }
             })
             .collect();
         adv_core::floats_from(values, dims, &ctx.images().device())
@@ -193,17 +261,31 @@ impl Iterative for GradientAscent {
     fn start(
         &self,
         ctx: &Context,
-        _model: &WhiteBox<'_>,
+        model: &WhiteBox<'_>,
         _run: usize,
         _previous: Option<AscentState>,
     ) -> Result<Start<AscentState>> {
         let x0 = ctx.images().clone();
+        let reference = match self.loss {
+            AscentLoss::Kl if ctx.targets().is_some() => {
+                return Err(AttackError::config(
+                    self.info.name,
+                    "the kl loss moves away from the clean prediction: it has no targeted version",
+                ));
+            }
+            AscentLoss::Kl => Some(model.logits(x0.clone())?),
+            _ => None,
+        };
         let velocity = self.momentum.map(|_| x0.zeros_like());
         let kernel = Shared(
             self.smoothing
                 .map(|smoothing| smoothing.kernel(x0.dims()[1], &x0.device())),
         );
-        let state = AscentState { velocity, kernel };
+        let state = AscentState {
+            velocity,
+            kernel,
+            reference,
+        };
         Ok(if self.random_start {
             Start {
                 state,
@@ -227,7 +309,13 @@ impl Iterative for GradientAscent {
         x: Tensor<4>,
         info: StepInfo,
     ) -> Result<Step> {
-        let objective = ctx.objective(self.loss);
+        let goal_objective = |loss: Loss| ctx.objective(loss);
+        let reference = state.reference.clone();
+        let objective = |logits: Tensor<2>| match (self.loss, &reference) {
+            (AscentLoss::Kl, Some(reference)) => adv_core::kl_divergence(reference.clone(), logits),
+            (AscentLoss::Margin, _) => goal_objective(Loss::Margin)(logits),
+            _ => goal_objective(Loss::CrossEntropy)(logits),
+        };
         let (at_input, grad) = match &self.diversity {
             None => {
                 let evaluated = model.value_and_grad(x.clone(), &objective)?;

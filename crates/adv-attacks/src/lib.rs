@@ -40,7 +40,7 @@ pub use attack::{
 pub use bpda::{Bpda, Surrogate};
 pub use eot::Eot;
 pub use error::{AttackError, Result};
-pub use gradient::{AscentState, StepSize};
+pub use gradient::{AscentLoss, AscentState, StepSize};
 pub use registry::{
     AttackConfig, AttackListing, all_options, apply_shared, check_unique_labels, find, listing,
     markdown_reference,

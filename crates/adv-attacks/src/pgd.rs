@@ -13,9 +13,9 @@
 //!     .unwrap();
 //! ```
 
-use adv_core::{Knowledge, Loss, Norm};
+use adv_core::{Knowledge, Norm};
 
-use crate::gradient::{GradientAscent, StepSize, ascent_attack};
+use crate::gradient::{AscentLoss, GradientAscent, StepSize, ascent_attack};
 use crate::{AttackError, AttackInfo, Result};
 
 adv_core::options! {
@@ -26,10 +26,12 @@ adv_core::options! {
         /// Step length: auto (2.5 eps / steps), eps/steps, an absolute value, or a multiple of
         /// epsilon such as 0.25x.
         step_size: StepSize [Domain::Any, Label::Changed] = StepSize::Auto,
-        /// Start from a uniformly random point of the ball instead of the clean input.
+        /// Start from a random point instead of the clean input.
         random_start: bool [Domain::Any, Label::Changed] = true,
-        /// The loss that is climbed: ce (cross-entropy) or cw (the logit margin).
-        loss: Loss [Domain::Any, Label::ValueIfChanged] = Loss::CrossEntropy,
+        /// Standard deviation of a Gaussian random start (TRADES: 0.001); 0 draws it uniformly in the ball.
+        start_std: f32 [Domain::NonNegative, Label::Changed] = 0.0,
+        /// The loss that is climbed: ce (cross-entropy), cw (the logit margin) or kl (TRADES' divergence from the clean prediction, untargeted).
+        loss: AscentLoss [Domain::Any, Label::ValueIfChanged] = AscentLoss::CrossEntropy,
         /// For L1: fraction of coordinates moved per step (the largest gradient entries).
         l1_fraction: f32 [Domain::UnitAboveZero, Label::Changed] = 0.01,
     }
@@ -44,6 +46,7 @@ impl PgdConfig {
             steps: self.steps,
             step_size: self.step_size,
             random_start: self.random_start,
+            start_std: self.start_std,
             loss: self.loss,
             l1_fraction: self.l1_fraction,
             momentum: None,

@@ -193,8 +193,14 @@ proptest! {
             let kept = run(attack, &model, &data, &threat, &off);
             prop_assert_eq!(&compacted.success, &kept.success, "{}", attack.label());
             prop_assert_eq!(&compacted.first_success, &kept.first_success, "{}", attack.label());
-            // Bitwise: the rows of a batch are computed independently on flex.
-            prop_assert_eq!(to_floats(compacted.adversarials), to_floats(kept.adversarials), "{}", attack.label());
+            // The rows of a batch are computed independently, but a kernel may round a batch of
+            // two differently from a batch of one (SIMD lanes, summation order; seen on CI's CPU
+            // at the last bit of DeepFool's step): equal to float rounding, as in the whole-vs-alone test.
+            let (short, full) = (to_floats(compacted.adversarials), to_floats(kept.adversarials));
+            prop_assert_eq!(short.len(), full.len());
+            for (a, b) in short.iter().zip(&full) {
+                prop_assert!((a - b).abs() <= 1e-6, "{}: {a} vs {b}", attack.label());
+            }
             prop_assert!(compacted.cost.backward_samples <= kept.cost.backward_samples, "{}", attack.label());
         }
     }

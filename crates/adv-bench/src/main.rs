@@ -20,10 +20,13 @@ struct Cli {
 enum Command {
     /// Evaluate a model on a data set under attacks and epsilons; print and save the table.
     Eval(Box<cli::eval::EvalArgs>),
-    /// Train a small model (standard training) and save a checkpoint.
-    Train(cli::train::TrainArgs),
+    /// Train a model with any objective (standard, PGD-AT, TRADES, ...) and save a checkpoint
+    /// recording every setting.
+    Train(Box<cli::train::TrainArgs>),
     /// List every attack with its threat models and options.
     Attacks(cli::attacks::AttacksArgs),
+    /// List every training objective with its options.
+    Objectives(cli::objectives::ObjectivesArgs),
     /// Train on the embedded digits, attack with FGSM and PGD, write a run folder.
     Quickstart(cli::quickstart::QuickstartArgs),
     /// Run a benchmark suite (TOML) into a resumable, shardable run folder.
@@ -50,8 +53,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Eval(args) => cli::eval::run(*args),
-        Command::Train(args) => cli::train::run(args),
+        Command::Train(args) => cli::train::run(*args),
         Command::Attacks(args) => cli::attacks::run(args),
+        Command::Objectives(args) => cli::objectives::run(args),
         Command::Quickstart(args) => cli::quickstart::run(args),
         Command::Run(args) => cli::run::run(args),
         Command::Merge(args) => cli::merge::run(args),

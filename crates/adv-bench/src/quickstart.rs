@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use adv_attacks::AttackConfig;
 use adv_core::{DeviceSpec, Norm, Setting, ThreatModel};
-use adv_defenses::{EpochStats, TrainConfig, train};
-use adv_models::{ModelConfig, save_checkpoint};
+use adv_defenses::{EpochStats, TrainConfig, TrainingRecord, train};
+use adv_models::{ModelConfig, save_trained_checkpoint};
 use serde::Serialize;
 
 use crate::report::write_file;
@@ -119,6 +119,13 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
     )?;
     progress.finish();
 
+    let record = TrainingRecord::new(
+        &train_config,
+        &architecture.describe(),
+        &train_source.describe(),
+        &train_data,
+        &trained,
+    );
     std::fs::create_dir_all(&options.run_dir).map_err(|e| BenchError::io(&options.run_dir, e))?;
     let weights = options.run_dir.join("model.bpk");
     let log = TrainLog {
@@ -159,8 +166,14 @@ pub fn run_quickstart(options: &QuickstartOptions) -> Result<QuickstartOutcome> 
         data: test_source.describe(),
         backend: options.device.describe(),
         version: env!("CARGO_PKG_VERSION").into(),
+        training: Some(record.to_value()),
     };
-    save_checkpoint(trained.model, &architecture, &weights)?;
+    save_trained_checkpoint(
+        trained.model,
+        &architecture,
+        Some(&record.to_value()),
+        &weights,
+    )?;
     report.write_json(&options.run_dir.join("report.json"))?;
     report.write_markdown(&options.run_dir.join("report.md"))?;
     Ok(QuickstartOutcome {

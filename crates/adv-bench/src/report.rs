@@ -141,6 +141,10 @@ pub struct RunContext {
     pub backend: String,
     /// Version of `adv-bench`.
     pub version: String,
+    /// How the model was trained, when this project trained it: the training record of its
+    /// checkpoint (objective and options, every setting, data hash, history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<serde_json::Value>,
 }
 
 impl EvalReport {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use adv_core::burn::tensor::Device;
 use adv_core::{Dataset, DeviceSpec};
 use adv_defenses::train;
-use adv_models::{Combine, Model, ModelConfig, load_checkpoint, save_checkpoint};
+use adv_models::{Combine, Model, ModelConfig, load_checkpoint};
 
 use crate::evaluate::{CheckedPlan, check_model_fits};
 use crate::journal::{Header, Journal, Shard, read};
@@ -176,7 +176,15 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
             units: pending.iter().map(|(owned, _)| owned).sum(),
         });
     }
-    let report = report(suite, &evaluations, &plans, &datasets, &done, &backend)?;
+    let report = report(
+        suite,
+        &evaluations,
+        &plans,
+        &datasets,
+        &done,
+        &backend,
+        std::slice::from_ref(run_dir),
+    )?;
     report.write(run_dir)?;
     Ok(SuiteOutcome::Complete(Box::new(report)))
 }
@@ -234,6 +242,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SuiteReport> {
         &datasets,
         &done,
         &header.backend,
+        inputs,
     )?;
     report.write(out)?;
     Ok(report)
@@ -307,6 +316,7 @@ fn report(
     datasets: &BTreeMap<String, Dataset>,
     done: &Outcomes,
     backend: &str,
+    run_dirs: &[PathBuf],
 ) -> Result<SuiteReport> {
     let mut sections = Vec::with_capacity(evaluations.len());
     for (e, evaluation) in evaluations.iter().enumerate() {
@@ -333,6 +343,7 @@ fn report(
             data: suite.datasets[&spec.data].source().describe(),
             backend: backend.into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            training: training_record(spec, run_dirs),
         };
         sections.push(SuiteEvaluation {
             model: spec.name.clone(),
@@ -346,6 +357,21 @@ fn report(
         Environment::current(backend),
         sections,
     ))
+}
+
+/// The training record of a model: from the checkpoint the suite trained (in a run folder), or
+/// from the sidecar of its weights when this project trained them.
+fn training_record(spec: &ModelSpec, run_dirs: &[PathBuf]) -> Option<serde_json::Value> {
+    let checkpoint = match &spec.weights {
+        Some(weights) => PathBuf::from(weights),
+        None => run_dirs
+            .iter()
+            .map(|dir| dir.join("models").join(format!("{}.bpk", spec.name)))
+            .find(|path| adv_models::sidecar_path(path).is_file())?,
+    };
+    adv_models::read_checkpoint_training(&checkpoint)
+        .ok()
+        .flatten()
 }
 
 /// The model as reports name it, from its description in the suite alone.
@@ -498,7 +524,19 @@ fn single_model(
     let folder = run_dir.join("models");
     std::fs::create_dir_all(&folder).map_err(|e| BenchError::io(&folder, e))?;
     let partial = checkpoint.with_extension("partial.bpk");
-    save_checkpoint(trained.model, &config, &partial)?;
+    let record = adv_defenses::TrainingRecord::new(
+        &train_spec.config,
+        &trained.architecture.describe(),
+        &crate::DataSource::parse(&train_spec.data, None).describe(),
+        &train_data,
+        &trained,
+    );
+    adv_models::save_trained_checkpoint(
+        trained.model,
+        &config,
+        Some(&record.to_value()),
+        &partial,
+    )?;
     rename_checkpoint(&partial, &checkpoint)?;
     Ok(load_checkpoint(&checkpoint, device)?)
 }

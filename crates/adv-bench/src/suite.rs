@@ -115,7 +115,8 @@ pub struct ModelSpec {
     /// Replaces the architecture's input normalization: `"none"` or `{ mean, std }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<NormalizationSpec>,
-    /// Train the architecture first (standard training), instead of loading weights.
+    /// Train the architecture first (any objective: `objective = "pgd-at:eps=0.1"`), instead of
+    /// loading weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<TrainSpec>,
     /// Names of earlier models of the suite whose average this model is.
@@ -136,7 +137,8 @@ pub enum NormalizationSpec {
     On(Normalization),
 }
 
-/// Standard training of a model's architecture on a data set.
+/// Training of a model's architecture on a data set, with any objective and every setting of
+/// `adv-bench train`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct TrainSpec {
@@ -347,7 +349,7 @@ impl Suite {
 
     fn resolve_paths(&mut self, base: &Path) -> Result<()> {
         for data in self.datasets.values_mut() {
-            if !matches!(data.source(), DataSource::Digits(_)) {
+            if !data.source().is_named() {
                 data.source = resolve(&data.source, base)?;
             }
             if let Some(labels) = &mut data.labels {
@@ -362,7 +364,7 @@ impl Suite {
                 *path = resolve(path, base)?;
             }
             if let Some(train) = &mut model.train
-                && !matches!(DataSource::parse(&train.data, None), DataSource::Digits(_))
+                && !DataSource::parse(&train.data, None).is_named()
             {
                 train.data = resolve(&train.data, base)?;
             }

@@ -351,3 +351,89 @@ fn the_clean_pass_runs_once_per_model_and_batch() {
         evaluations[1]["report"]["clean_accuracy"]
     );
 }
+
+/// Every value under `key` anywhere in `value`.
+fn find_all<'a>(value: &'a Value, key: &str, found: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(hit) = map.get(key) {
+                found.push(hit);
+            }
+            map.values().for_each(|v| find_all(v, key, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| find_all(v, key, found)),
+        _ => {}
+    }
+}
+
+/// A suite trains a model with a robust objective (`train = { objective = "pgd-at:eps=0.1" }`):
+/// the report's training record names the objective with its radius and the weight decay; an
+/// unknown objective or option in a suite is a one-line error.
+#[test]
+fn a_suite_trains_with_any_objective_and_records_it() {
+    let root = tempfile::tempdir().unwrap();
+    let suite = root.path().join("suite.toml");
+    std::fs::write(
+        &suite,
+        r#"
+name = "robust-training"
+seed = 3
+
+[datasets.test]
+source = "digits:test"
+limit = 32
+
+[[models]]
+name = "pgd-at"
+data = "test"
+architecture = "mlp"
+train = { data = "digits:train", epochs = 1, objective = "pgd-at:eps=0.1,steps=2", weight_decay = 0.0005 }
+
+[[threats]]
+norm = "linf"
+epsilons = [0.1]
+
+[[attacks]]
+name = "fgsm"
+"#,
+    )
+    .unwrap();
+    let dir = root.path().join("run");
+    run_ok(&["run", path(&suite), "--out", path(&dir)]);
+    let report = read_json(&dir.join("report.json"));
+    let mut objectives = Vec::new();
+    find_all(&report, "objective", &mut objectives);
+    assert!(objectives.iter().any(|o| *o == "pgd-at"), "{objectives:?}");
+    let mut options = Vec::new();
+    find_all(&report, "objective_options", &mut options);
+    let text = serde_json::to_string(&options).unwrap();
+    assert!(text.contains("eps") && text.contains("0.1"), "{text}");
+    let mut decays = Vec::new();
+    find_all(&report, "weight_decay", &mut decays);
+    assert!(
+        decays
+            .iter()
+            .any(|d| (d.as_f64().unwrap_or(0.0) - 5e-4).abs() < 1e-9),
+        "{decays:?}"
+    );
+
+    for (objective, needle) in [
+        ("pgd-att", "unknown objective 'pgd-att'"),
+        ("pgd-at:beta=1", "beta"),
+    ] {
+        let bad = root.path().join("bad.toml");
+        let text = std::fs::read_to_string(&suite)
+            .unwrap()
+            .replace("pgd-at:eps=0.1,steps=2", objective);
+        std::fs::write(&bad, text).unwrap();
+        assert_one_line_error(
+            &[
+                "run",
+                path(&bad),
+                "--out",
+                path(&root.path().join("bad-run")),
+            ],
+            needle,
+        );
+    }
+}

@@ -31,7 +31,7 @@ pub use classifier::{
 pub use criterion::Criterion;
 pub use data::{Batch, Dataset};
 pub use error::{CoreError, Result};
-pub use loss::{Loss, cross_entropy};
+pub use loss::{Loss, cross_entropy, kl_divergence};
 pub use norm::{Bounds, Norm};
 pub use options::{
     ConfigFns, Domain, Label, OptionError, OptionSpec, OptionValue, Options, Setting, Spec, apply,

@@ -61,6 +61,17 @@ impl std::fmt::Display for Loss {
 
 crate::text_option!(Loss, "ce|cw");
 
+/// `KL(softmax(reference) || softmax(logits))` per row `[n]`: how far the prediction moved from
+/// a reference prediction (TRADES' and MART's divergence).
+pub fn kl_divergence(reference: Tensor<2>, logits: Tensor<2>) -> Tensor<1> {
+    let n = logits.dims()[0];
+    let log_p = log_softmax(reference, 1);
+    let log_q = log_softmax(logits, 1);
+    (log_p.clone().exp() * (log_p - log_q))
+        .sum_dim(1)
+        .reshape([n])
+}
+
 /// Per-sample softmax cross-entropy `[n]` of logits `[n, classes]` against `labels`.
 pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     let n = logits.dims()[0];
@@ -75,6 +86,22 @@ mod tests {
     use super::*;
     use crate::to_floats;
     use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn kl_divergence_matches_closed_form_and_vanishes_on_equal_logits() {
+        let device = Device::default();
+        let p = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0], [1, 3]), &device);
+        let q = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.5], [1, 3]), &device);
+        let softmax = |z: [f32; 3]| {
+            let total: f32 = z.iter().map(|v| v.exp()).sum();
+            z.map(|v| v.exp() / total)
+        };
+        let (sp, sq) = (softmax([0.0, 1.0, 2.0]), softmax([1.0, 0.0, 0.5]));
+        let expected: f32 = (0..3).map(|k| sp[k] * (sp[k] / sq[k]).ln()).sum();
+        let got = to_floats(kl_divergence(p.clone(), q))[0];
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+        assert!(to_floats(kl_divergence(p.clone(), p))[0].abs() < 1e-6);
+    }
 
     #[test]
     fn cross_entropy_matches_closed_form() {

@@ -151,6 +151,8 @@ impl std::str::FromStr for Norm {
     }
 }
 
+crate::text_option!(Norm, "linf|l2|l1");
+
 impl std::fmt::Display for Norm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -9,6 +9,12 @@ pub enum DefenseError {
     /// The model could not be built.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// An attack of the inner maximization or of the evaluation.
+    #[error(transparent)]
+    Attack(#[from] adv_attacks::AttackError),
+    /// A threat model outside its domain.
+    #[error(transparent)]
+    Core(#[from] adv_core::CoreError),
     /// The training loss became NaN or infinite.
     #[error("training diverged in epoch {epoch}: the loss is not finite (lower the learning rate)")]
     Diverged {

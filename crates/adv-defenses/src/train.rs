@@ -1,6 +1,7 @@
-//! Standard training: softmax cross-entropy (optionally label-smoothed) with SGD or Adam,
-//! weight decay, a learning-rate schedule and a fixed seed. Every setting that decides the
-//! result is a field of [`TrainConfig`], so it can be recorded beside the checkpoint.
+//! The settings of a training run: the objective, the optimizer, the schedule and warm-ups,
+//! weight decay, label smoothing, the held-out split and early stopping, the seed. Every
+//! setting that decides the result is a field of [`TrainConfig`], recorded beside the
+//! checkpoint. The loop itself is [`crate::train`].
 //!
 //! ```
 //! use adv_core::burn::tensor::Device;
@@ -14,19 +15,14 @@
 //! assert_eq!(trained.history.len(), 1);
 //! ```
 
-use adv_core::burn::module::Module;
+use adv_attacks::AttackConfig;
 use adv_core::burn::optim::momentum::MomentumConfig;
-use adv_core::burn::optim::{AdamConfig, GradientsParams, SgdConfig, decay::WeightDecayConfig};
+use adv_core::burn::optim::{AdamConfig, SgdConfig, decay::WeightDecayConfig};
 use adv_core::burn::tensor::activation::log_softmax;
-use adv_core::burn::tensor::{Device, Int, Tensor};
-use adv_core::{Dataset, to_floats, to_ints};
-use adv_models::{Model, ModelConfig};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+use adv_core::burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::{DefenseError, Result};
+use crate::{DefenseError, ObjectiveConfig, Result};
 
 /// The optimizer and its own hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,20 +82,24 @@ pub enum LrSchedule {
     },
     /// Cosine annealing from the base rate to zero over all iterations.
     Cosine,
+    /// Triangular: linearly from zero up to the base rate at the middle of training and back to
+    /// zero, stepped every iteration (Fast-AT's cyclic rate).
+    Cyclic,
 }
 
 impl std::str::FromStr for LrSchedule {
     type Err = DefenseError;
 
-    /// `constant`, `cosine`, or `step:E1,E2,...` (gamma 0.1).
+    /// `constant`, `cosine`, `cyclic`, or `step:E1,E2,...` (gamma 0.1).
     fn from_str(text: &str) -> Result<Self> {
         match text {
             "constant" => Ok(LrSchedule::Constant),
             "cosine" => Ok(LrSchedule::Cosine),
+            "cyclic" => Ok(LrSchedule::Cyclic),
             _ => {
                 let bad = || {
                     DefenseError::InvalidConfig(format!(
-                        "unknown schedule '{text}' (expected constant, cosine or step:E1,E2,...)"
+                        "unknown schedule '{text}' (expected constant, cosine, cyclic or step:E1,E2,...)"
                     ))
                 };
                 let epochs = text.strip_prefix("step:").ok_or_else(bad)?;
@@ -129,6 +129,39 @@ impl LrSchedule {
                 let progress = iteration as f64 / total.max(1) as f64;
                 base * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
             }
+            LrSchedule::Cyclic => {
+                let progress = iteration as f64 / total.max(1) as f64;
+                base * (1.0 - (2.0 * progress - 1.0).abs())
+            }
+        }
+    }
+}
+
+/// Which epoch's weights training returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EarlyStopping {
+    /// The last epoch's.
+    #[default]
+    None,
+    /// Those of the epoch with the highest held-out robust accuracy (Rice et al. 2020's early
+    /// stopping; needs a held-out split and a radius).
+    BestRobust,
+    /// Those of the epoch with the highest held-out clean accuracy.
+    BestClean,
+}
+
+impl std::str::FromStr for EarlyStopping {
+    type Err = DefenseError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "none" => Ok(EarlyStopping::None),
+            "best-robust" => Ok(EarlyStopping::BestRobust),
+            "best-clean" => Ok(EarlyStopping::BestClean),
+            other => Err(DefenseError::InvalidConfig(format!(
+                "unknown early stopping '{other}' (expected none, best-robust or best-clean)"
+            ))),
         }
     }
 }
@@ -152,21 +185,45 @@ pub struct TrainConfig {
     /// Label smoothing in `[0, 1)`: the target puts `1 - s` on the label and spreads `s`
     /// uniformly over all classes.
     pub label_smoothing: f32,
-    /// Seed of the weight initialization and of the shuffling.
+    /// Seed of the weight initialization, the shuffling and the crafting.
     pub seed: u64,
+    /// What each step minimizes: `standard`, `pgd-at:eps=0.1`, ... (`adv-bench objectives`).
+    pub objective: ObjectiveConfig,
+    /// Fraction of the training data held out (its last samples) for per-epoch clean and
+    /// robust accuracy, in `[0, 0.5]`; 0 for none.
+    pub holdout: f32,
+    /// The attack of the held-out robust accuracy, `NAME:key=value,...`.
+    pub eval_attack: String,
+    /// Its radius (in the objective's norm, Linf for objectives without one); unset: the
+    /// objective's radius, and no robust accuracy for objectives without one.
+    pub eval_eps: Option<f32>,
+    /// Which epoch's weights to keep.
+    pub early_stopping: EarlyStopping,
+    /// Epochs over which the learning rate rises linearly from 0 to the schedule's rate.
+    pub lr_warmup_epochs: usize,
+    /// Epochs over which the objective's radius rises linearly from 0 to its value.
+    pub eps_warmup_epochs: usize,
 }
 
 impl Default for TrainConfig {
+    /// The defaults of `adv-bench train` and of suites alike.
     fn default() -> Self {
         Self {
-            epochs: 10,
-            batch_size: 64,
+            epochs: 30,
+            batch_size: 32,
             optimizer: Optimizer::Adam,
             learning_rate: 1e-3,
             weight_decay: 0.0,
             schedule: LrSchedule::Constant,
             label_smoothing: 0.0,
             seed: 0,
+            objective: ObjectiveConfig::default(),
+            holdout: 0.0,
+            eval_attack: "pgd:steps=10".into(),
+            eval_eps: None,
+            early_stopping: EarlyStopping::None,
+            lr_warmup_epochs: 0,
+            eps_warmup_epochs: 0,
         }
     }
 }
@@ -211,10 +268,55 @@ impl TrainConfig {
                 "schedule factor {gamma} must be finite and positive"
             ));
         }
+        if !(0.0..=0.5).contains(&self.holdout) {
+            return bad(format!("holdout {} must be in [0, 0.5]", self.holdout));
+        }
+        AttackConfig::parse(&self.eval_attack)
+            .map_err(|e| DefenseError::InvalidConfig(format!("eval attack: {e}")))?;
+        if let Some(eps) = self.eval_eps
+            && !(eps.is_finite() && eps > 0.0)
+        {
+            return bad(format!("eval eps {eps} must be finite and positive"));
+        }
+        if self.early_stopping != EarlyStopping::None && self.holdout == 0.0 {
+            return bad("early stopping needs a held-out split (holdout > 0)".into());
+        }
+        if self.early_stopping == EarlyStopping::BestRobust
+            && self.eval_eps.is_none()
+            && self.objective.build()?.radius().is_none()
+        {
+            return bad(format!(
+                "early stopping on robust accuracy needs a radius: set eval_eps (objective {} has none)",
+                self.objective.name()
+            ));
+        }
         Ok(())
     }
 
-    fn optimizer(&self) -> adv_core::burn::optim::ModuleOptimizer {
+    /// The learning rate at `iteration` of `total` (epoch `epoch`), warm-up included.
+    pub fn rate(&self, epoch: usize, iteration: usize, total: usize) -> f64 {
+        let rate = self
+            .schedule
+            .rate(self.learning_rate, epoch, iteration, total);
+        let warmup = self.lr_warmup_epochs * total / self.epochs.max(1);
+        if iteration < warmup {
+            rate * (iteration + 1) as f64 / warmup as f64
+        } else {
+            rate
+        }
+    }
+
+    /// The fraction of the objective's radius in effect at `iteration` of `total`.
+    pub fn eps_scale(&self, iteration: usize, total: usize) -> f32 {
+        let warmup = self.eps_warmup_epochs * total / self.epochs.max(1);
+        if iteration < warmup {
+            (iteration + 1) as f32 / warmup as f32
+        } else {
+            1.0
+        }
+    }
+
+    pub(crate) fn optimizer(&self) -> adv_core::burn::optim::ModuleOptimizer {
         let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay));
         match self.optimizer {
             Optimizer::Sgd { momentum, nesterov } => SgdConfig::new()
@@ -229,107 +331,6 @@ impl TrainConfig {
             Optimizer::Adam => AdamConfig::new().with_weight_decay(decay).init(),
         }
     }
-}
-
-/// Loss and accuracy of one epoch, measured on the training batches as they were seen.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochStats {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training loss.
-    pub loss: f32,
-    /// Fraction of training samples classified correctly during the epoch.
-    pub accuracy: f32,
-    /// Learning rate at the epoch's last step.
-    pub learning_rate: f64,
-}
-
-/// A trained model in evaluation mode, with its training history.
-pub struct Trained {
-    /// The model, without autodiff.
-    pub model: Model,
-    /// One entry per epoch.
-    pub history: Vec<EpochStats>,
-}
-
-/// Trains a fresh model built from `architecture` on `data`.
-///
-/// `on_epoch` is called after every epoch (progress display, early stopping by the caller's
-/// own bookkeeping). The result is deterministic for a given seed on a given backend.
-pub fn train(
-    architecture: &ModelConfig,
-    config: &TrainConfig,
-    data: &Dataset,
-    device: &Device,
-    on_epoch: &mut dyn FnMut(&EpochStats),
-) -> Result<Trained> {
-    config.check()?;
-    if data.is_empty() {
-        return Err(DefenseError::InvalidConfig(
-            "the training set is empty".into(),
-        ));
-    }
-    if data.shape() != architecture.input() {
-        return Err(DefenseError::InvalidConfig(format!(
-            "the model takes images of shape {:?}, the data has {:?}",
-            architecture.input(),
-            data.shape()
-        )));
-    }
-    let device = device.clone().autodiff();
-    device.seed(config.seed);
-    let mut model = architecture.init(&device)?;
-    let mut optimizer = config.optimizer();
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    let steps_per_epoch = data.len().div_ceil(config.batch_size);
-    let total = steps_per_epoch * config.epochs;
-    let mut history = Vec::with_capacity(config.epochs);
-    for epoch in 0..config.epochs {
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        let mut learning_rate = config.learning_rate;
-        for (step, chunk) in order.chunks(config.batch_size).enumerate() {
-            learning_rate = config.schedule.rate(
-                config.learning_rate,
-                epoch,
-                epoch * steps_per_epoch + step,
-                total,
-            );
-            let batch = data.batch_of(chunk, &device);
-            let logits = model.forward(batch.images);
-            let loss = smoothed_cross_entropy(
-                logits.clone(),
-                batch.labels.clone(),
-                config.label_smoothing,
-            );
-            let predictions = to_ints(logits.inner().argmax(1).reshape([chunk.len()]));
-            let labels = to_ints(batch.labels);
-            correct += predictions
-                .iter()
-                .zip(&labels)
-                .filter(|(p, y)| p == y)
-                .count();
-            loss_sum += f64::from(to_floats(loss.clone().inner())[0]) * chunk.len() as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(learning_rate, model, grads);
-        }
-        let stats = EpochStats {
-            epoch: epoch + 1,
-            loss: (loss_sum / data.len() as f64) as f32,
-            accuracy: correct as f32 / data.len() as f32,
-            learning_rate,
-        };
-        if !stats.loss.is_finite() {
-            return Err(DefenseError::Diverged { epoch: stats.epoch });
-        }
-        on_epoch(&stats);
-        history.push(stats);
-    }
-    Ok(Trained {
-        model: model.valid(),
-        history,
-    })
 }
 
 /// Mean cross-entropy against labels smoothed by `smoothing` (0 gives plain cross-entropy).
@@ -360,7 +361,8 @@ pub fn smoothed_cross_entropy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adv_core::burn::tensor::TensorData;
+    use adv_core::burn::tensor::{Device, TensorData};
+    use adv_core::to_floats;
 
     #[test]
     fn invalid_settings_are_errors() {
@@ -394,6 +396,23 @@ mod tests {
                 },
                 ..ok.clone()
             },
+            TrainConfig {
+                holdout: 0.9,
+                ..ok.clone()
+            },
+            TrainConfig {
+                eval_attack: "pgd:decay=1".into(),
+                ..ok.clone()
+            },
+            TrainConfig {
+                early_stopping: EarlyStopping::BestClean,
+                ..ok.clone()
+            },
+            TrainConfig {
+                early_stopping: EarlyStopping::BestRobust,
+                holdout: 0.1,
+                ..ok.clone()
+            },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
@@ -410,6 +429,22 @@ mod tests {
         assert_eq!(LrSchedule::Cosine.rate(2.0, 0, 0, 10), 2.0);
         assert!((LrSchedule::Cosine.rate(2.0, 0, 5, 10) - 1.0).abs() < 1e-12);
         assert_eq!(LrSchedule::Constant.rate(0.3, 9, 9, 10), 0.3);
+        let cyclic: LrSchedule = "cyclic".parse().unwrap();
+        assert_eq!(cyclic.rate(0.2, 0, 0, 10), 0.0);
+        assert!((cyclic.rate(0.2, 0, 5, 10) - 0.2).abs() < 1e-12);
+        assert!((cyclic.rate(0.2, 0, 8, 10) - 0.08).abs() < 1e-12);
+        let warm = TrainConfig {
+            epochs: 10,
+            lr_warmup_epochs: 2,
+            eps_warmup_epochs: 5,
+            learning_rate: 1.0,
+            ..TrainConfig::default()
+        };
+        // 100 iterations, warm-ups of 20 and 50.
+        assert!((warm.rate(0, 9, 100) - 0.5).abs() < 1e-12);
+        assert_eq!(warm.rate(2, 20, 100), 1.0);
+        assert!((warm.eps_scale(24, 100) - 0.5).abs() < 1e-6);
+        assert_eq!(warm.eps_scale(50, 100), 1.0);
     }
 
     #[test]
@@ -425,44 +460,5 @@ mod tests {
         assert!((got - nll).abs() < 1e-5);
         let got = to_floats(smoothed_cross_entropy(logits, labels, 0.2))[0];
         assert!((got - (0.8 * nll + 0.2 * uniform)).abs() < 1e-5);
-    }
-
-    #[test]
-    fn training_is_deterministic_for_a_seed_and_learns() {
-        let data = adv_core::data::embedded_digits().take(256);
-        let model = ModelConfig::from_name("mlp", data.shape(), 10).unwrap();
-        let config = TrainConfig {
-            epochs: 5,
-            batch_size: 32,
-            seed: 3,
-            ..Default::default()
-        };
-        let run = || train(&model, &config, &data, &Device::default(), &mut |_| {}).unwrap();
-        let (first, second) = (run(), run());
-        assert_eq!(first.history, second.history);
-        let probe = data.batch(0, 8, &Device::default()).images;
-        assert_eq!(
-            to_floats(first.model.forward(probe.clone())),
-            to_floats(second.model.forward(probe))
-        );
-        let (start, end) = (first.history[0], first.history[4]);
-        assert!(
-            end.loss < start.loss && end.accuracy > 0.8,
-            "{start:?} -> {end:?}"
-        );
-    }
-
-    #[test]
-    fn shape_mismatch_is_an_error() {
-        let data = adv_core::data::embedded_digits().take(8);
-        let model = ModelConfig::from_name("mlp", [1, 4, 4], 10).unwrap();
-        let result = train(
-            &model,
-            &TrainConfig::default(),
-            &data,
-            &Device::default(),
-            &mut |_| {},
-        );
-        assert!(matches!(result, Err(DefenseError::InvalidConfig(_))));
     }
 }

@@ -29,6 +29,9 @@ use crate::{ModelError, Normalization, Result, imagenet_normalization};
 /// Batch-norm epsilon of torchvision's `BasicConv2d`.
 const BN_EPSILON: f64 = 1e-3;
 
+/// Channels of `Mixed_7c`, the input of `fc`.
+const FEATURES: usize = 2048;
+
 /// The smallest height and width the network accepts.
 pub const INCEPTION_MIN_SIZE: usize = 75;
 
@@ -97,6 +100,11 @@ pub fn inception_v3_key_mapping() -> KeyMapping {
 }
 
 impl InceptionV3Config {
+    /// Width of [`InceptionV3::features`]: the 2048 channels of `Mixed_7c`.
+    pub fn feature_dim(&self) -> usize {
+        FEATURES
+    }
+
     /// Builds the network with random weights.
     pub fn init(&self, device: &Device) -> Result<InceptionV3> {
         let [c, h, w] = self.input;
@@ -135,7 +143,7 @@ impl InceptionV3Config {
             mixed_7a: InceptionD::new(768, device),
             mixed_7b: InceptionE::new(1280, device),
             mixed_7c: InceptionE::new(2048, device),
-            fc: LinearConfig::new(2048, self.num_classes).init(device),
+            fc: LinearConfig::new(FEATURES, self.num_classes).init(device),
             normalization: self.normalization.clone(),
             transform_input: self.transform_input,
         })
@@ -437,8 +445,14 @@ pub struct InceptionV3 {
 }
 
 impl InceptionV3 {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// `Mixed_7c`, globally average-pooled, what torchvision feeds to `fc` (its dropout is
+    /// the identity in eval mode; the auxiliary classifier never runs): `[n, 2048]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = normalize(&self.normalization, images);
         if self.transform_input {
             x = transform_input(x);
@@ -468,8 +482,13 @@ impl InceptionV3 {
         .fold(x, |x, block| block.forward(x));
         let x = self.mixed_7a.forward(x);
         let x = self.mixed_7c.forward(self.mixed_7b.forward(x));
-        // Dropout before `fc` is the identity in eval mode.
-        self.fc.forward(global_average_pool(x))
+        global_average_pool(x)
+    }
+
+    /// The `fc` layer: logits `[n, classes]` of features `[n, 2048]` (dropout before it is
+    /// the identity in eval mode).
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(features)
     }
 }
 

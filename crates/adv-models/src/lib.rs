@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod centers;
 mod ensemble;
 mod error;
 mod inception;
@@ -34,6 +35,7 @@ mod small_cnn;
 pub mod weights;
 mod wide_resnet;
 
+pub use centers::{CenterLogits, Centered, CenteredConfig, Centers, max_mahalanobis_centers};
 pub use ensemble::{Combine, Ensemble};
 pub use error::{ModelError, Result};
 pub use inception::{
@@ -45,7 +47,8 @@ pub use mlp::{Mlp, MlpConfig};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig, mnist_normalization};
 pub use model::{
     ARCHITECTURES, Model, ModelConfig, export_weights, load_checkpoint, load_weights,
-    read_checkpoint_config, save_checkpoint, sidecar_path,
+    read_checkpoint_config, read_checkpoint_training, save_checkpoint, save_trained_checkpoint,
+    sidecar_path,
 };
 pub use normalization::Normalization;
 pub use preact_resnet::{

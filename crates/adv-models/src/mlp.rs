@@ -38,6 +38,15 @@ impl MlpConfig {
         }
     }
 
+    /// Width of [`Mlp::features`]: the last hidden width, or the flattened input size when
+    /// there is no hidden layer.
+    pub fn feature_dim(&self) -> usize {
+        match self.hidden.last() {
+            Some(width) => *width,
+            None => self.input.iter().product(),
+        }
+    }
+
     /// Builds the network with random weights (seed the device for reproducibility).
     pub fn init(&self, device: &Device) -> Result<Mlp> {
         let features: usize = self.input.iter().product();
@@ -74,21 +83,29 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// The output of the last hidden layer after its ReLU, `[n, feature_dim]` (the normalized,
+    /// flattened images when there is no hidden layer).
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let images = match &self.normalization {
             Some(normalization) => normalization.apply(images),
             None => images,
         };
         let n = images.dims()[0];
-        let mut x = images.reshape([n as i32, -1]);
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = relu(x);
-            }
-        }
-        x
+        let hidden = &self.layers[..self.layers.len() - 1];
+        hidden
+            .iter()
+            .fold(images.reshape([n as i32, -1]), |x, layer| {
+                relu(layer.forward(x))
+            })
+    }
+
+    /// The last linear layer: logits `[n, classes]` of features `[n, feature_dim]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.layers[self.layers.len() - 1].forward(features)
     }
 }

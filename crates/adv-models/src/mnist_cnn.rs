@@ -29,6 +29,9 @@ pub struct MnistCnnConfig {
     pub normalization: Option<Normalization>,
 }
 
+/// Outputs of `fc1`.
+const HIDDEN: usize = 32;
+
 fn mnist_input() -> [usize; 3] {
     [1, 28, 28]
 }
@@ -57,6 +60,11 @@ impl Default for MnistCnnConfig {
 }
 
 impl MnistCnnConfig {
+    /// Width of [`MnistCnn::features`], the 32 outputs of `fc1`.
+    pub fn feature_dim(&self) -> usize {
+        HIDDEN
+    }
+
     /// Builds the network with random weights.
     pub fn init(&self, device: &Device) -> Result<MnistCnn> {
         let [c, h, w] = self.input;
@@ -75,8 +83,8 @@ impl MnistCnnConfig {
             conv2: conv(8, 16),
             conv3: conv(16, 24),
             norm1: BatchNormConfig::new(24).init(device),
-            fc1: LinearConfig::new(24 * (h - 6) * (w - 6), 32).init(device),
-            fc2: LinearConfig::new(32, self.num_classes).init(device),
+            fc1: LinearConfig::new(24 * (h - 6) * (w - 6), HIDDEN).init(device),
+            fc2: LinearConfig::new(HIDDEN, self.num_classes).init(device),
             norm2: BatchNormConfig::new(self.num_classes).init(device),
             normalization: self.normalization.clone(),
         })
@@ -99,8 +107,13 @@ pub struct MnistCnn {
 }
 
 impl MnistCnn {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// `fc1` after its ReLU, `[n, 32]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = match &self.normalization {
             Some(normalization) => normalization.apply(images),
             None => images,
@@ -110,8 +123,12 @@ impl MnistCnn {
         let x = relu(self.conv3.forward(x));
         let x = self.norm1.forward(x);
         let n = x.dims()[0];
-        let x = relu(self.fc1.forward(x.reshape([n as i32, -1])));
-        self.norm2.forward(self.fc2.forward(x))
+        relu(self.fc1.forward(x.reshape([n as i32, -1])))
+    }
+
+    /// `fc2` and the batch norm on its logits: logits `[n, classes]` of features `[n, 32]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.norm2.forward(self.fc2.forward(features))
     }
 }
 

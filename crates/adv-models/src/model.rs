@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::weights::{KeyMapping, WeightFormat, export_safetensors, load_pytorch};
 use crate::{
-    CifarResNet, CifarResNetConfig, InceptionV3, InceptionV3Config, Mlp, MlpConfig, MnistCnn,
-    MnistCnnConfig, ModelError, Normalization, PreActResNet18, PreActResNet18Config, Result,
-    Sequential, SequentialConfig, SmallCnn, SmallCnnConfig, TorchvisionResNet,
-    TorchvisionResNetConfig, WideResNet, WideResNetConfig,
+    Centered, CenteredConfig, CifarResNet, CifarResNetConfig, InceptionV3, InceptionV3Config, Mlp,
+    MlpConfig, MnistCnn, MnistCnnConfig, ModelError, Normalization, PreActResNet18,
+    PreActResNet18Config, Result, Sequential, SequentialConfig, SmallCnn, SmallCnnConfig,
+    TorchvisionResNet, TorchvisionResNetConfig, WideResNet, WideResNetConfig,
 };
 
 /// The configuration of any built-in architecture.
@@ -40,6 +40,8 @@ pub enum ModelConfig {
     TorchvisionResnet(TorchvisionResNetConfig),
     /// [`InceptionV3`].
     InceptionV3(InceptionV3Config),
+    /// [`Centered`]: any of the others' backbone with a head of class centers.
+    Centered(CenteredConfig),
 }
 
 /// Names accepted by [`ModelConfig::from_name`].
@@ -176,6 +178,11 @@ impl ModelConfig {
             ModelConfig::PreactResnet18(config) => config.normalization = normalization,
             ModelConfig::TorchvisionResnet(config) => config.normalization = normalization,
             ModelConfig::InceptionV3(config) => config.normalization = normalization,
+            ModelConfig::Centered(config) => {
+                *config.backbone = (*config.backbone)
+                    .clone()
+                    .with_normalization(normalization)?;
+            }
         }
         Ok(self)
     }
@@ -188,6 +195,7 @@ impl ModelConfig {
             ModelConfig::PreactResnet18(_) => crate::preact_resnet_key_mapping(),
             ModelConfig::TorchvisionResnet(_) => crate::torchvision_resnet_key_mapping(),
             ModelConfig::InceptionV3(_) => crate::inception_v3_key_mapping(),
+            ModelConfig::Centered(config) => config.backbone.key_mapping(),
             _ => KeyMapping::identity(),
         }
     }
@@ -204,6 +212,7 @@ impl ModelConfig {
             ModelConfig::PreactResnet18(_) => "preact-resnet18",
             ModelConfig::TorchvisionResnet(_) => "torchvision-resnet",
             ModelConfig::InceptionV3(_) => "inception-v3",
+            ModelConfig::Centered(config) => config.backbone.name(),
         }
     }
 
@@ -218,6 +227,16 @@ impl ModelConfig {
             }
             ModelConfig::Sequential(config) => {
                 format!("sequential ({} layers)", config.layers.len())
+            }
+            ModelConfig::Centered(config) => {
+                let centers = match config.centers {
+                    crate::Centers::MaxMahalanobis { radius } => {
+                        format!("Max-Mahalanobis centers (C {radius})")
+                    }
+                    crate::Centers::Random { radius, .. } => format!("random centers (C {radius})"),
+                    crate::Centers::Learned { .. } => "learned centers".to_owned(),
+                };
+                format!("{} with {centers}", config.backbone.describe())
             }
             other => other.name().to_owned(),
         }
@@ -235,7 +254,45 @@ impl ModelConfig {
             ModelConfig::PreactResnet18(config) => config.input,
             ModelConfig::TorchvisionResnet(config) => config.input,
             ModelConfig::InceptionV3(config) => config.input,
+            ModelConfig::Centered(config) => config.backbone.input(),
         }
+    }
+
+    /// Number of classes: the width of the logits, the output of [`Model::head`].
+    pub fn num_classes(&self) -> usize {
+        match self {
+            ModelConfig::Mlp(config) => config.num_classes,
+            ModelConfig::SmallCnn(config) => config.num_classes,
+            ModelConfig::CifarResNet(config) => config.num_classes,
+            ModelConfig::MnistCnn(config) => config.num_classes,
+            ModelConfig::Sequential(config) => config.num_classes,
+            ModelConfig::WideResNet(config) => config.num_classes,
+            ModelConfig::PreactResnet18(config) => config.num_classes,
+            ModelConfig::TorchvisionResnet(config) => config.num_classes,
+            ModelConfig::InceptionV3(config) => config.num_classes,
+            ModelConfig::Centered(config) => config.backbone.num_classes(),
+        }
+    }
+
+    /// Width of [`Model::features`], the input of the head, from the configuration alone.
+    ///
+    /// An error for a described network without a linear layer, which has no features (see
+    /// [`SequentialConfig::feature_dim`]), for one whose layers do not chain, and for a
+    /// torchvision ResNet of another depth than 18 or 50. The other checks of
+    /// [`init`](Self::init) do not change the width and are left to it.
+    pub fn feature_dim(&self) -> Result<usize> {
+        Ok(match self {
+            ModelConfig::Mlp(config) => config.feature_dim(),
+            ModelConfig::SmallCnn(config) => config.feature_dim(),
+            ModelConfig::CifarResNet(config) => config.feature_dim(),
+            ModelConfig::MnistCnn(config) => config.feature_dim(),
+            ModelConfig::Sequential(config) => config.feature_dim()?,
+            ModelConfig::WideResNet(config) => config.feature_dim(),
+            ModelConfig::PreactResnet18(config) => config.feature_dim(),
+            ModelConfig::TorchvisionResnet(config) => config.feature_dim()?,
+            ModelConfig::InceptionV3(config) => config.feature_dim(),
+            ModelConfig::Centered(config) => config.feature_dim()?,
+        })
     }
 
     /// Builds the model with random weights.
@@ -252,6 +309,7 @@ impl ModelConfig {
                 Model::TorchvisionResnet(config.init(device)?)
             }
             ModelConfig::InceptionV3(config) => Model::InceptionV3(config.init(device)?),
+            ModelConfig::Centered(config) => Model::Centered(config.init(device)?),
         })
     }
 }
@@ -279,10 +337,13 @@ pub enum Model {
     TorchvisionResnet(TorchvisionResNet),
     /// [`InceptionV3`].
     InceptionV3(InceptionV3),
+    /// [`Centered`].
+    Centered(Centered),
 }
 
 impl Model {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`; the same operations as
+    /// `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Model::Mlp(model) => model.forward(images),
@@ -294,6 +355,92 @@ impl Model {
             Model::PreactResnet18(model) => model.forward(images),
             Model::TorchvisionResnet(model) => model.forward(images),
             Model::InceptionV3(model) => model.forward(images),
+            Model::Centered(model) => model.forward(images),
+        }
+    }
+
+    /// The penultimate representation `[n, feature_dim]` of images `[n, c, h, w]` in
+    /// `[0, 1]`: everything [`forward`](Self::forward) does, the model's own input
+    /// normalization included, up to the final classification layer, whose input this is
+    /// (`feature_dim` is [`ModelConfig::feature_dim`]). What robust-training objectives that
+    /// replace the softmax head (Max-Mahalanobis centers, center loss, L-GM) work on.
+    ///
+    /// - `mlp`: the last hidden layer after its ReLU (the flattened, normalized images when
+    ///   there is no hidden layer);
+    /// - `small-cnn`: the hidden dense layer after its ReLU;
+    /// - `mnist-cnn`: `fc1` after its ReLU (32 values); the head is `fc2` and the batch norm
+    ///   on its logits;
+    /// - CIFAR ResNets, WideResNets, PreAct-ResNet-18, torchvision ResNets: the last stage
+    ///   (after the final batch norm and ReLU in the pre-activation networks), globally
+    ///   average-pooled: 64, `64 * widen_factor`, 512, and 512 or 2048 values;
+    /// - `inception-v3`: `Mixed_7c` globally average-pooled, the 2048 inputs of `fc` (the
+    ///   auxiliary classifier never runs);
+    /// - described networks ([`Sequential`]): the input of the last `linear` layer; the head
+    ///   is that layer and the layers after it.
+    ///
+    /// ```
+    /// use adv_core::burn::tensor::{Device, Tensor};
+    /// use adv_models::ModelConfig;
+    ///
+    /// let device = Device::default();
+    /// let config = ModelConfig::from_name("resnet20", [3, 32, 32], 10)?;
+    /// let model = config.init(&device)?;
+    /// let images = Tensor::<4>::ones([2, 3, 32, 32], &device).mul_scalar(0.5);
+    /// let features = model.features(images.clone());
+    /// assert_eq!(features.dims(), [2, config.feature_dim()?]); // [2, 64]
+    /// let logits = model.head(features);
+    /// assert_eq!(logits.dims(), [2, config.num_classes()]);
+    /// assert_eq!(logits.into_data(), model.forward(images).into_data());
+    /// # Ok::<(), adv_models::ModelError>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// For a described network without a linear layer, which has no features:
+    /// [`ModelConfig::feature_dim`] returns that as an error, so ask it first.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Mlp(model) => model.features(images),
+            Model::SmallCnn(model) => model.features(images),
+            Model::CifarResNet(model) => model.features(images),
+            Model::MnistCnn(model) => model.features(images),
+            Model::Sequential(model) => model.features(images),
+            Model::WideResNet(model) => model.features(images),
+            Model::PreactResnet18(model) => model.features(images),
+            Model::TorchvisionResnet(model) => model.features(images),
+            Model::InceptionV3(model) => model.features(images),
+            Model::Centered(model) => model.features(images),
+        }
+    }
+
+    /// The final classification layer: logits `[n, classes]` of features `[n, feature_dim]`,
+    /// so that `head(features(x))` is `forward(x)`, bit for bit.
+    ///
+    /// # Panics
+    ///
+    /// For a described network without a linear layer, as [`features`](Self::features).
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        match self {
+            Model::Mlp(model) => model.head(features),
+            Model::SmallCnn(model) => model.head(features),
+            Model::CifarResNet(model) => model.head(features),
+            Model::MnistCnn(model) => model.head(features),
+            Model::Sequential(model) => model.head(features),
+            Model::WideResNet(model) => model.head(features),
+            Model::PreactResnet18(model) => model.head(features),
+            Model::TorchvisionResnet(model) => model.head(features),
+            Model::InceptionV3(model) => model.head(features),
+            Model::Centered(model) => model.head(features),
+        }
+    }
+}
+
+impl Model {
+    /// The class centers `[classes, feature_dim]` of a network with a center head.
+    pub fn centers(&self) -> Option<Tensor<2>> {
+        match self {
+            Model::Centered(model) => Some(model.centers()),
+            _ => None,
         }
     }
 }
@@ -311,17 +458,35 @@ pub fn sidecar_path(weights: &Path) -> PathBuf {
 
 /// Writes the weights (Burn record) to `path` and the architecture to its JSON sidecar.
 pub fn save_checkpoint(model: Model, config: &ModelConfig, path: &Path) -> Result<()> {
+    save_trained_checkpoint(model, config, None, path)
+}
+
+/// The key of a sidecar that holds the record of how the model was trained.
+const TRAINING_KEY: &str = "training";
+
+/// [`save_checkpoint`], with `training` (the settings and history of the run that trained the
+/// model) recorded in the sidecar beside the architecture, under `"training"`.
+pub fn save_trained_checkpoint(
+    model: Model,
+    config: &ModelConfig,
+    training: Option<&serde_json::Value>,
+    path: &Path,
+) -> Result<()> {
     let sidecar = sidecar_path(path);
+    let mut value =
+        serde_json::to_value(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
+    if let (Some(training), Some(object)) = (training, value.as_object_mut()) {
+        object.insert(TRAINING_KEY.into(), training.clone());
+    }
     let json =
-        serde_json::to_string_pretty(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
+        serde_json::to_string_pretty(&value).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
     std::fs::write(&sidecar, json).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
     model
         .save_file(path)
         .map_err(|e| ModelError::checkpoint(path, e))
 }
 
-/// Reads the architecture of a checkpoint from its JSON sidecar.
-pub fn read_checkpoint_config(path: &Path) -> Result<ModelConfig> {
+fn read_sidecar(path: &Path) -> Result<serde_json::Value> {
     let sidecar = sidecar_path(path);
     let text = std::fs::read_to_string(&sidecar).map_err(|e| {
         ModelError::checkpoint(
@@ -330,6 +495,20 @@ pub fn read_checkpoint_config(path: &Path) -> Result<ModelConfig> {
         )
     })?;
     serde_json::from_str(&text).map_err(|e| ModelError::checkpoint(&sidecar, e))
+}
+
+/// Reads the architecture of a checkpoint from its JSON sidecar.
+pub fn read_checkpoint_config(path: &Path) -> Result<ModelConfig> {
+    let mut value = read_sidecar(path)?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove(TRAINING_KEY);
+    }
+    serde_json::from_value(value).map_err(|e| ModelError::checkpoint(sidecar_path(path), e))
+}
+
+/// The training record of a checkpoint's sidecar, if the model was trained by this project.
+pub fn read_checkpoint_training(path: &Path) -> Result<Option<serde_json::Value>> {
+    Ok(read_sidecar(path)?.get(TRAINING_KEY).cloned())
 }
 
 /// Builds `config` and loads the weights at `path` into it, in evaluation mode (batch norms use
@@ -369,7 +548,9 @@ pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(Model, ModelConf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::INCEPTION_MIN_SIZE;
     use adv_core::to_floats;
+    use burn::tensor::Distribution;
 
     #[test]
     fn checkpoints_round_trip() {
@@ -414,6 +595,124 @@ mod tests {
                 config.describe()
             );
         }
+    }
+
+    /// The bits of every value of `tensor`, so that comparisons are exact (and `-0.0` differs).
+    fn bits<const D: usize>(tensor: Tensor<D>) -> Vec<u32> {
+        to_floats(tensor).iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// `features` has `[n, feature_dim]` values, all of them ReLU outputs (so non-negative,
+    /// which logits are not), `head(features)` is `forward` bit for bit and has
+    /// `num_classes` logits.
+    fn check_backbone_and_head(config: &ModelConfig, device: &Device) {
+        let name = config.describe();
+        let model = config.init(device).unwrap();
+        let [c, h, w] = config.input();
+        let images = Tensor::<4>::random([2, c, h, w], Distribution::Default, device);
+        let features = model.features(images.clone());
+        assert_eq!(
+            features.dims(),
+            [2, config.feature_dim().unwrap()],
+            "{name}"
+        );
+        let values = to_floats(features.clone());
+        assert!(values.iter().all(|v| *v >= 0.0), "{name}: {values:?}");
+        assert!(values.iter().any(|v| *v > 0.0), "{name}: all zero");
+        let logits = model.forward(images);
+        assert_eq!(logits.dims(), [2, config.num_classes()], "{name}");
+        assert_eq!(bits(model.head(features)), bits(logits), "{name}");
+    }
+
+    #[test]
+    fn every_architecture_is_a_backbone_and_a_head() {
+        let device = Device::default();
+        for name in ARCHITECTURES {
+            // The smallest usual input of each: CIFAR images, MNIST digits, and the smallest
+            // images Inception-v3 and the torchvision ResNets accept.
+            let input = match name {
+                "mnist-cnn" => [1, 28, 28],
+                "inception-v3" => [3, INCEPTION_MIN_SIZE, INCEPTION_MIN_SIZE],
+                _ => [3, 32, 32],
+            };
+            let config = ModelConfig::from_name(name, input, 7).unwrap();
+            check_backbone_and_head(&config, &device);
+        }
+        let described = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/architectures/cifar_cnn_a.json"
+        );
+        let config = ModelConfig::from_file(Path::new(described)).unwrap();
+        assert_eq!(
+            (config.feature_dim().unwrap(), config.num_classes()),
+            (100, 10)
+        );
+        check_backbone_and_head(&config, &device);
+    }
+
+    #[test]
+    fn feature_dims_follow_the_configuration() {
+        let dim = |name: &str, input| {
+            ModelConfig::from_name(name, input, 10)
+                .unwrap()
+                .feature_dim()
+                .unwrap()
+        };
+        assert_eq!(dim("wrn-16-2", [3, 32, 32]), 128);
+        assert_eq!(dim("torchvision-resnet50", [3, 224, 224]), 2048);
+        assert_eq!(dim("inception-v3", [3, 299, 299]), 2048);
+        let no_hidden = ModelConfig::Mlp(MlpConfig {
+            hidden: vec![],
+            ..MlpConfig::new([2, 3, 4], 5)
+        });
+        assert_eq!(
+            (no_hidden.feature_dim().unwrap(), no_hidden.num_classes()),
+            (24, 5)
+        );
+        check_backbone_and_head(&no_hidden, &Device::default());
+        let depth_34 = ModelConfig::TorchvisionResnet(TorchvisionResNetConfig::new(34));
+        assert!(matches!(
+            depth_34.feature_dim(),
+            Err(ModelError::InvalidConfig(_))
+        ));
+    }
+
+    #[test]
+    fn a_described_network_ending_in_a_convolution_has_no_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("all-conv.json");
+        std::fs::write(
+            &path,
+            r#"{
+              "input": [1, 8, 8],
+              "num_classes": 3,
+              "layers": [
+                { "type": "conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 1 },
+                { "type": "relu" },
+                { "type": "conv2d", "in_channels": 4, "out_channels": 3, "kernel_size": 8 },
+                { "type": "flatten" }
+              ]
+            }"#,
+        )
+        .unwrap();
+        // It still classifies: only its features are undefined.
+        let config = ModelConfig::from_file(&path).unwrap();
+        assert_eq!(config.num_classes(), 3);
+        let device = Device::default();
+        let model = config.init(&device).unwrap();
+        assert_eq!(
+            model
+                .forward(Tensor::<4>::ones([2, 1, 8, 8], &device))
+                .dims(),
+            [2, 3]
+        );
+        let error = config.feature_dim().unwrap_err();
+        assert!(matches!(error, ModelError::InvalidConfig(_)), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains("linear layer") && message.contains("layer 2 (Conv2d"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@ use crate::layers::{conv_same, global_average_pool, normalize, pre_activation_re
 use crate::weights::KeyMapping;
 use crate::{ModelError, Normalization, Result};
 
+/// Channels of the last stage.
+const LAST_STAGE: usize = 512;
+
 /// Configuration of a [`PreActResNet18`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PreActResNet18Config {
@@ -39,6 +42,11 @@ impl PreActResNet18Config {
             num_classes,
             normalization: None,
         }
+    }
+
+    /// Width of [`PreActResNet18::features`]: the 512 channels of the last stage.
+    pub fn feature_dim(&self) -> usize {
+        LAST_STAGE
     }
 
     /// Builds the network with random weights.
@@ -64,9 +72,9 @@ impl PreActResNet18Config {
             layer1: stage(64, 64, 1),
             layer2: stage(64, 128, 2),
             layer3: stage(128, 256, 2),
-            layer4: stage(256, 512, 2),
-            bn: BatchNormConfig::new(512).init(device),
-            linear: LinearConfig::new(512, self.num_classes).init(device),
+            layer4: stage(256, LAST_STAGE, 2),
+            bn: BatchNormConfig::new(LAST_STAGE).init(device),
+            linear: LinearConfig::new(LAST_STAGE, self.num_classes).init(device),
             normalization: self.normalization.clone(),
         })
     }
@@ -133,8 +141,13 @@ pub struct PreActResNet18 {
 }
 
 impl PreActResNet18 {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// The last stage after the final batch norm and ReLU, globally average-pooled: `[n, 512]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = normalize(&self.normalization, images);
         let mut x = self.conv1.forward(x);
         for block in self
@@ -148,7 +161,12 @@ impl PreActResNet18 {
         }
         let x = relu(self.bn.forward(x));
         // Global average pooling: `avg_pool2d(out, 4)` of the reference on 32x32 inputs.
-        self.linear.forward(global_average_pool(x))
+        global_average_pool(x)
+    }
+
+    /// The linear layer: logits `[n, classes]` of features `[n, 512]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.linear.forward(features)
     }
 }
 

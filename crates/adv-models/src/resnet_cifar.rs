@@ -34,6 +34,9 @@ pub struct CifarResNetConfig {
     pub normalization: Option<Normalization>,
 }
 
+/// Channels of the last stage.
+const LAST_STAGE: usize = 64;
+
 fn cifar_input() -> [usize; 3] {
     [3, 32, 32]
 }
@@ -73,6 +76,11 @@ impl CifarResNetConfig {
         Ok((self.depth - 2) / 6)
     }
 
+    /// Width of [`CifarResNet::features`]: the 64 channels of the last stage.
+    pub fn feature_dim(&self) -> usize {
+        LAST_STAGE
+    }
+
     /// Builds the network with random weights.
     pub fn init(&self, device: &Device) -> Result<CifarResNet> {
         let blocks = self.blocks_per_stage()?;
@@ -99,8 +107,8 @@ impl CifarResNetConfig {
             bn1: BatchNormConfig::new(16).init(device),
             layer1: stage(16, 16, 1),
             layer2: stage(16, 32, 2),
-            layer3: stage(32, 64, 2),
-            linear: LinearConfig::new(64, self.num_classes).init(device),
+            layer3: stage(32, LAST_STAGE, 2),
+            linear: LinearConfig::new(LAST_STAGE, self.num_classes).init(device),
             normalization: self.normalization.clone(),
         })
     }
@@ -184,14 +192,24 @@ pub struct CifarResNet {
 }
 
 impl CifarResNet {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// The last stage, globally average-pooled: `[n, 64]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = normalize(&self.normalization, images);
         let mut x = conv_bn_relu(&self.conv1, &self.bn1, x);
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3) {
             x = block.forward(x);
         }
-        self.linear.forward(global_average_pool(x))
+        global_average_pool(x)
+    }
+
+    /// The linear layer: logits `[n, classes]` of features `[n, 64]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.linear.forward(features)
     }
 }
 

@@ -92,17 +92,27 @@ impl TorchvisionResNetConfig {
         }
     }
 
+    /// Whether the blocks are bottlenecks (ResNet-50) or basic blocks (ResNet-18), or an
+    /// error for another depth.
+    fn bottleneck(&self) -> Result<bool> {
+        match self.depth {
+            18 => Ok(false),
+            50 => Ok(true),
+            other => Err(ModelError::InvalidConfig(format!(
+                "torchvision ResNets here have depth 18 or 50, got {other}"
+            ))),
+        }
+    }
+
+    /// Width of [`TorchvisionResNet::features`]: 512 for ResNet-18, 2048 for ResNet-50, or an
+    /// error for another depth.
+    pub fn feature_dim(&self) -> Result<usize> {
+        Ok(if self.bottleneck()? { 512 * 4 } else { 512 })
+    }
+
     /// Builds the network with random weights.
     pub fn init(&self, device: &Device) -> Result<TorchvisionResNet> {
-        let bottleneck = match self.depth {
-            18 => false,
-            50 => true,
-            other => {
-                return Err(ModelError::InvalidConfig(format!(
-                    "torchvision ResNets here have depth 18 or 50, got {other}"
-                )));
-            }
-        };
+        let bottleneck = self.bottleneck()?;
         let [c, h, w] = self.input;
         if c == 0 || h < 32 || w < 32 || self.num_classes < 2 {
             return Err(ModelError::InvalidConfig(format!(
@@ -144,7 +154,7 @@ impl TorchvisionResNetConfig {
             layer2,
             layer3,
             layer4,
-            fc: LinearConfig::new(512 * expansion, self.num_classes).init(device),
+            fc: LinearConfig::new(self.feature_dim()?, self.num_classes).init(device),
             normalization: self.normalization.clone(),
         })
     }
@@ -227,8 +237,14 @@ pub struct TorchvisionResNet {
 }
 
 impl TorchvisionResNet {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// The last stage, globally average-pooled (torchvision's `avgpool` and `flatten`):
+    /// `[n, 512]` for ResNet-18, `[n, 2048]` for ResNet-50.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = normalize(&self.normalization, images);
         let x = self
             .maxpool
@@ -240,7 +256,12 @@ impl TorchvisionResNet {
             .chain(&self.layer3)
             .chain(&self.layer4);
         let x = blocks.fold(x, |x, block| block.forward(x));
-        self.fc.forward(global_average_pool(x))
+        global_average_pool(x)
+    }
+
+    /// The `fc` layer: logits `[n, classes]` of features `[n, 512]` or `[n, 2048]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(features)
     }
 }
 

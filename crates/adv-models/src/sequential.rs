@@ -18,7 +18,14 @@
 //!
 //! The shapes are checked when the network is built: each layer must accept the output of the
 //! previous one, and the last must produce `num_classes` logits.
+//!
+//! The head ([`Sequential::head`]) is the last `linear` layer and the layers after it (only
+//! layers on vectors can follow one: batch norms, activations, flatten); the features
+//! ([`Sequential::features`]) are the input of that linear layer. A network without a linear
+//! layer (one whose last layer with weights is a convolution, say) still classifies, but has
+//! no features: [`SequentialConfig::feature_dim`] is an error that says so.
 
+use std::ops::Range;
 use std::path::Path;
 
 use burn::module::Module;
@@ -29,6 +36,7 @@ use burn::tensor::activation::{relu, sigmoid, tanh};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::layers::normalize;
 use crate::{ModelError, Normalization, Result};
 
 fn one() -> usize {
@@ -342,6 +350,34 @@ impl SequentialConfig {
         Ok(())
     }
 
+    /// Width of [`Sequential::features`], the `in_features` of the last linear layer, after
+    /// [`check`](Self::check); an error for a network without a linear layer, which has no
+    /// features.
+    pub fn feature_dim(&self) -> Result<usize> {
+        self.check()?;
+        if let Some(LayerSpec::Linear { in_features, .. }) =
+            head_start(&self.layers).map(|index| &self.layers[index])
+        {
+            return Ok(*in_features);
+        }
+        let weighted = self.layers.iter().enumerate().rev().find(|(_, layer)| {
+            matches!(
+                layer,
+                LayerSpec::Conv2d { .. } | LayerSpec::Linear { .. } | LayerSpec::BatchNorm { .. }
+            )
+        });
+        let last = match weighted {
+            Some((index, layer)) => {
+                format!("its last layer with weights is layer {index} ({layer:?})")
+            }
+            None => "nor any layer with weights".to_owned(),
+        };
+        Err(ModelError::InvalidConfig(format!(
+            "a sequential network has features only if it has a linear layer (they are the input \
+             of the last one); this one has none: {last}"
+        )))
+    }
+
     /// Builds the network with random weights, after [`check`](Self::check).
     pub fn init(&self, device: &Device) -> Result<Sequential> {
         self.check()?;
@@ -364,10 +400,47 @@ enum Layer {
     AvgPool2d(AvgPool2d),
 }
 
+/// Index of the first layer of the head: the last linear layer.
+fn head_start(layers: &[LayerSpec]) -> Option<usize> {
+    layers
+        .iter()
+        .rposition(|layer| matches!(layer, LayerSpec::Linear { .. }))
+}
+
 /// Activations between layers.
 enum Flow {
     Image(Tensor<4>),
     Vector(Tensor<2>),
+}
+
+impl Flow {
+    /// `layer` (described by `spec`) applied to the activations.
+    fn through(self, layer: Option<&Layer>, spec: &LayerSpec) -> Flow {
+        match (self, layer, spec) {
+            (Flow::Image(x), Some(Layer::Conv2d(conv)), _) => Flow::Image(conv.forward(x)),
+            (Flow::Image(x), Some(Layer::BatchNorm(bn)), _) => Flow::Image(bn.forward(x)),
+            (Flow::Image(x), Some(Layer::MaxPool2d(pool)), _) => Flow::Image(pool.forward(x)),
+            (Flow::Image(x), Some(Layer::AvgPool2d(pool)), _) => Flow::Image(pool.forward(x)),
+            (Flow::Vector(x), Some(Layer::Linear(linear)), _) => Flow::Vector(linear.forward(x)),
+            (Flow::Vector(x), Some(Layer::BatchNorm(bn)), _) => Flow::Vector(bn.forward(x)),
+            (Flow::Image(x), None, LayerSpec::Flatten) => {
+                let n = x.dims()[0];
+                Flow::Vector(x.reshape([n as i32, -1]))
+            }
+            (Flow::Image(x), None, spec) => Flow::Image(activate(x, spec)),
+            (Flow::Vector(x), None, spec) => Flow::Vector(activate(x, spec)),
+            _ => unreachable!("SequentialConfig::check rejects layers that do not chain"),
+        }
+    }
+
+    fn into_vector(self) -> Tensor<2> {
+        match self {
+            Flow::Vector(x) => x,
+            Flow::Image(_) => unreachable!(
+                "SequentialConfig::check requires a vector output, and a linear layer takes one"
+            ),
+        }
+    }
 }
 
 /// A network built from a [`SequentialConfig`].
@@ -383,36 +456,57 @@ pub struct Sequential {
 }
 
 impl Sequential {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`,
+    /// or all layers in turn for a network without a linear layer.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let images = match &self.normalization {
-            Some(normalization) => normalization.apply(images),
-            None => images,
-        };
-        let mut flow = Flow::Image(images);
-        for (spec, layer) in self.specs.iter().zip(&self.layers) {
-            flow = match (flow, layer, spec) {
-                (Flow::Image(x), Some(Layer::Conv2d(conv)), _) => Flow::Image(conv.forward(x)),
-                (Flow::Image(x), Some(Layer::BatchNorm(bn)), _) => Flow::Image(bn.forward(x)),
-                (Flow::Image(x), Some(Layer::MaxPool2d(pool)), _) => Flow::Image(pool.forward(x)),
-                (Flow::Image(x), Some(Layer::AvgPool2d(pool)), _) => Flow::Image(pool.forward(x)),
-                (Flow::Vector(x), Some(Layer::Linear(linear)), _) => {
-                    Flow::Vector(linear.forward(x))
-                }
-                (Flow::Vector(x), Some(Layer::BatchNorm(bn)), _) => Flow::Vector(bn.forward(x)),
-                (Flow::Image(x), None, LayerSpec::Flatten) => {
-                    let n = x.dims()[0];
-                    Flow::Vector(x.reshape([n as i32, -1]))
-                }
-                (Flow::Image(x), None, spec) => Flow::Image(activate(x, spec)),
-                (Flow::Vector(x), None, spec) => Flow::Vector(activate(x, spec)),
-                _ => unreachable!("SequentialConfig::check rejects layers that do not chain"),
-            };
+        match head_start(&self.specs) {
+            Some(_) => self.head(self.features(images)),
+            None => self.run(self.input(images), 0..self.layers.len()),
         }
-        match flow {
-            Flow::Vector(logits) => logits,
-            Flow::Image(_) => unreachable!("SequentialConfig::check requires a vector output"),
-        }
+    }
+
+    /// The input of the last linear layer, `[n, in_features]`: the normalization and every
+    /// layer before it.
+    ///
+    /// # Panics
+    ///
+    /// If the network has no linear layer ([`SequentialConfig::feature_dim`] returns the
+    /// error instead).
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        self.run(self.input(images), 0..self.head_start())
+    }
+
+    /// The last linear layer and the layers after it: logits `[n, classes]` of features
+    /// `[n, in_features]`.
+    ///
+    /// # Panics
+    ///
+    /// If the network has no linear layer ([`SequentialConfig::feature_dim`] returns the
+    /// error instead).
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.run(Flow::Vector(features), self.head_start()..self.layers.len())
+    }
+
+    fn head_start(&self) -> usize {
+        head_start(&self.specs).expect(
+            "a sequential network without a linear layer has no features or head \
+             (SequentialConfig::feature_dim says so as an error)",
+        )
+    }
+
+    fn input(&self, images: Tensor<4>) -> Flow {
+        Flow::Image(normalize(&self.normalization, images))
+    }
+
+    /// `flow` through the layers at `indices`, which end where a vector flows.
+    fn run(&self, flow: Flow, indices: Range<usize>) -> Tensor<2> {
+        self.specs[indices.clone()]
+            .iter()
+            .zip(&self.layers[indices])
+            .fold(flow, |flow, (spec, layer)| {
+                flow.through(layer.as_ref(), spec)
+            })
+            .into_vector()
     }
 }
 
@@ -495,6 +589,91 @@ mod tests {
             bias: true,
         };
         assert!(config.check().is_err());
+    }
+
+    /// A network whose last linear layer is followed by a batch norm and an activation.
+    fn linear_then_batch_norm_and_tanh() -> SequentialConfig {
+        serde_json::from_str(
+            r#"{
+              "input": [2, 4, 4],
+              "num_classes": 3,
+              "layers": [
+                { "type": "conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3 },
+                { "type": "flatten" },
+                { "type": "linear", "in_features": 16, "out_features": 6 },
+                { "type": "sigmoid" },
+                { "type": "linear", "in_features": 6, "out_features": 3 },
+                { "type": "batch_norm", "num_features": 3 },
+                { "type": "tanh" }
+              ]
+            }"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_head_is_the_last_linear_layer_and_what_follows_it() {
+        let device = Device::default();
+        let config = linear_then_batch_norm_and_tanh();
+        assert_eq!(head_start(&config.layers), Some(4));
+        assert_eq!(config.feature_dim().unwrap(), 6);
+        let model = config.init(&device).unwrap().valid();
+        let images =
+            Tensor::<4>::random([2, 2, 4, 4], burn::tensor::Distribution::Default, &device);
+        let features = model.features(images.clone());
+        assert_eq!(features.dims(), [2, 6]);
+        // The features are the sigmoid's output, in (0, 1).
+        assert!(
+            adv_core::to_floats(features.clone())
+                .iter()
+                .all(|v| *v > 0.0 && *v < 1.0)
+        );
+        let logits = adv_core::to_floats(model.forward(images));
+        let head = adv_core::to_floats(model.head(features));
+        let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&head), bits(&logits));
+        // The tanh of the head bounds the logits.
+        assert!(logits.iter().all(|v| v.abs() < 1.0));
+    }
+
+    #[test]
+    fn without_a_linear_layer_feature_dim_is_an_error() {
+        let mut config = linear_then_batch_norm_and_tanh();
+        config.layers.truncate(2);
+        config.input = [2, 3, 3];
+        config.num_classes = 4;
+        // conv 2 -> 4 channels on 3x3 images gives 4x1x1, flattened to 4 logits.
+        config.check().unwrap();
+        assert_eq!(head_start(&config.layers), None);
+        let message = config.feature_dim().unwrap_err().to_string();
+        assert!(message.contains("layer 0 (Conv2d"), "{message}");
+        config.layers = vec![LayerSpec::Flatten];
+        config.input = [4, 1, 1];
+        let message = config.feature_dim().unwrap_err().to_string();
+        assert!(message.contains("nor any layer with weights"), "{message}");
+        // A broken chain is reported as such, not as a missing linear layer.
+        config.num_classes = 5;
+        assert!(
+            config
+                .feature_dim()
+                .unwrap_err()
+                .to_string()
+                .contains("not 5 logits")
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "has no features or head")]
+    fn features_of_a_network_without_a_linear_layer_panic() {
+        let mut config = linear_then_batch_norm_and_tanh();
+        config.layers.truncate(2);
+        config.input = [2, 3, 3];
+        config.num_classes = 4;
+        let device = Device::default();
+        let model = config.init(&device).unwrap();
+        let images = Tensor::<4>::ones([1, 2, 3, 3], &device);
+        assert_eq!(model.forward(images.clone()).dims(), [1, 4]);
+        model.features(images);
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl SmallCnnConfig {
         }
     }
 
+    /// Width of [`SmallCnn::features`], the hidden dense layer's.
+    pub fn feature_dim(&self) -> usize {
+        self.hidden
+    }
+
     /// Builds the network with random weights (seed the device for reproducibility).
     pub fn init(&self, device: &Device) -> Result<SmallCnn> {
         let [c, h, w] = self.input;
@@ -96,8 +101,13 @@ pub struct SmallCnn {
 }
 
 impl SmallCnn {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// The hidden dense layer after its ReLU, `[n, hidden]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let images = match &self.normalization {
             Some(normalization) => normalization.apply(images),
             None => images,
@@ -105,7 +115,11 @@ impl SmallCnn {
         let x = self.pool.forward(relu(self.conv1.forward(images)));
         let x = self.pool.forward(relu(self.conv2.forward(x)));
         let n = x.dims()[0];
-        let x = relu(self.fc1.forward(x.reshape([n as i32, -1])));
-        self.fc2.forward(x)
+        relu(self.fc1.forward(x.reshape([n as i32, -1])))
+    }
+
+    /// The last dense layer: logits `[n, classes]` of features `[n, hidden]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc2.forward(features)
     }
 }

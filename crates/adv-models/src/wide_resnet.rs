@@ -72,6 +72,11 @@ impl WideResNetConfig {
         Ok((self.depth - 4) / 6)
     }
 
+    /// Width of [`WideResNet::features`]: the `64 * widen_factor` channels of the last group.
+    pub fn feature_dim(&self) -> usize {
+        64 * self.widen_factor
+    }
+
     /// Builds the network with random weights.
     pub fn init(&self, device: &Device) -> Result<WideResNet> {
         let blocks = self.blocks_per_group()?;
@@ -87,7 +92,7 @@ impl WideResNetConfig {
             normalization.check(Some(c))?;
         }
         let k = self.widen_factor;
-        let widths = [16, 16 * k, 32 * k, 64 * k];
+        let widths = [16, 16 * k, 32 * k, self.feature_dim()];
         let group = |input: usize, output: usize, stride: usize| NetworkBlock {
             layer: (0..blocks)
                 .map(|i| match i {
@@ -186,8 +191,14 @@ pub struct WideResNet {
 }
 
 impl WideResNet {
-    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`.
+    /// Logits `[n, classes]` of images `[n, c, h, w]` in `[0, 1]`: `head(features(images))`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(images))
+    }
+
+    /// The last group after the final batch norm and ReLU, globally average-pooled:
+    /// `[n, 64 * widen_factor]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = normalize(&self.normalization, images);
         let x = self.conv1.forward(x);
         let x = self
@@ -195,7 +206,12 @@ impl WideResNet {
             .forward(self.block2.forward(self.block1.forward(x)));
         let x = relu(self.bn1.forward(x));
         // Global average pooling: `avg_pool2d(out, 8)` of the reference on 32x32 inputs.
-        self.fc.forward(global_average_pool(x))
+        global_average_pool(x)
+    }
+
+    /// The `fc` layer: logits `[n, classes]` of features `[n, 64 * widen_factor]`.
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(features)
     }
 }
 

@@ -1,5 +1,7 @@
 pub mod bench;
 pub mod quickstart;
+pub mod reproduce;
+pub mod train_speed;
 pub mod validate;
 
 use std::process::Command;

@@ -128,6 +128,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
         data: source.describe(),
         backend: spec.describe(),
         version: env!("CARGO_PKG_VERSION").into(),
+        training: match args.weights.as_slice() {
+            [weights] if args.ensemble.is_none() && adv_models::sidecar_path(weights).is_file() => {
+                adv_models::read_checkpoint_training(weights)?
+            }
+            _ => None,
+        },
     };
     println!("{}", report.summary());
     if let Some(path) = &args.json {

@@ -3,6 +3,7 @@
 pub mod attacks;
 pub mod eval;
 pub mod merge;
+pub mod objectives;
 pub mod options;
 pub mod quickstart;
 pub mod run;
