@@ -283,7 +283,7 @@ fn bad_arguments_and_files_are_one_line_errors() {
     );
     // An option the attack lacks is an error naming the attack and its options, as a flag or
     // in the attack's own settings.
-    let pgd_options = "pgd has no option 'decay' (its options: steps, step-size, random-start, loss, l1-fraction)";
+    let pgd_options = "pgd has no option 'decay' (its options: steps, step-size, random-start, start-std, loss, l1-fraction)";
     check(&["--attack", "pgd", "--decay", "0.5"], pgd_options);
     check(&["--attack", "pgd:decay=0.5"], pgd_options);
     check(

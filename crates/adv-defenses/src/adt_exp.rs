@@ -76,7 +76,9 @@ pub fn tanh_gaussian_sample(mu: Tensor<4>, rho: Tensor<4>, noise: Tensor<4>) -> 
     let u = (mu + sigma.clone() * noise.clone()).tanh();
     let entropy = noise.square().mul_scalar(0.5)
         + sigma.add_scalar(1e-8).log()
-        + u.clone().square().neg().add_scalar(1.0 + 1e-8).log();
+        // `(1 - u^2) + 1e-8`, in that order, as the reference: `1 + 1e-8` rounds to 1 in f32,
+        // so a saturated tanh would give log 0.
+        + u.clone().square().neg().add_scalar(1.0).add_scalar(1e-8).log();
     (u, entropy.mean())
 }
 
@@ -163,6 +165,17 @@ mod tests {
     use super::*;
     use adv_core::burn::tensor::Device;
     use adv_core::to_floats;
+
+    /// A saturated tanh (`|mu| > 9` rounds `u` to +-1 in f32) keeps the estimate finite.
+    #[test]
+    fn a_saturated_sample_has_a_finite_entropy_estimate() {
+        let device = Device::default();
+        let full = |value: f32| floats_from(vec![value; 4], [1, 1, 2, 2], &device);
+        let (u, entropy) = tanh_gaussian_sample(full(20.0), full(0.0), full(0.5));
+        assert!(to_floats(u).iter().all(|v| *v == 1.0));
+        let entropy = to_floats(entropy)[0];
+        assert!(entropy.is_finite() && entropy < -15.0, "{entropy}");
+    }
 
     /// For one dimension, `H(u) = 1/2 + 1/2 log(2 pi) + log sigma + E[log(1 - tanh^2(mu +
     /// sigma n))]`; the estimator plus `1/2 log(2 pi)` matches it (the expectation by
