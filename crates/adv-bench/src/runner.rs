@@ -498,7 +498,7 @@ fn single_model(
     if checkpoint.is_file() {
         return Ok(load_checkpoint(&checkpoint, device)?);
     }
-    let train_data = crate::DataSource::parse(&train_spec.data, None).load()?;
+    let train_data = train_spec.load()?;
     let config = match &choice.file {
         Some(file) => ModelConfig::from_file(file)?,
         None => {
@@ -527,13 +527,14 @@ fn single_model(
     let record = adv_defenses::TrainingRecord::new(
         &train_spec.config,
         &trained.architecture.describe(),
-        &crate::DataSource::parse(&train_spec.data, None).describe(),
+        &train_spec.describe(),
         &train_data,
         &trained,
     );
+    // The trained architecture: the center objectives replace the head.
     adv_models::save_trained_checkpoint(
         trained.model,
-        &config,
+        &trained.architecture,
         Some(&record.to_value()),
         &partial,
     )?;

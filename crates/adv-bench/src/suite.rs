@@ -144,6 +144,9 @@ pub enum NormalizationSpec {
 pub struct TrainSpec {
     /// The training data (`source` syntax of [`DataSpec`]).
     pub data: String,
+    /// Train on its first `limit` samples only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
     /// Epochs, batch size, optimizer, learning rate, schedule, seed, ... (defaults of
     /// `adv-bench train`).
     #[serde(flatten)]
@@ -162,13 +165,48 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for TrainSpec {
             Some(serde_json::Value::String(data)) => data,
             _ => return Err("train needs data = \"SOURCE\"".into()),
         };
+        let limit = match table.remove("limit") {
+            None => None,
+            Some(value) => match value.as_u64() {
+                Some(n) if n > 0 => Some(n as usize),
+                _ => {
+                    return Err(format!(
+                        "train limit must be a positive integer, not {value}"
+                    ));
+                }
+            },
+        };
         let known = serde_json::to_value(TrainConfig::default()).map_err(|e| e.to_string())?;
         if let Some(unknown) = table.keys().find(|key| known.get(key.as_str()).is_none()) {
             return Err(format!("unknown training setting '{unknown}'"));
         }
         let config = serde_json::from_value(serde_json::Value::Object(table))
             .map_err(|e| format!("training settings: {e}"))?;
-        Ok(Self { data, config })
+        Ok(Self {
+            data,
+            limit,
+            config,
+        })
+    }
+}
+
+impl TrainSpec {
+    /// The training data, cut to `limit`.
+    pub fn load(&self) -> crate::Result<adv_core::Dataset> {
+        let data = crate::DataSource::parse(&self.data, None).load()?;
+        Ok(match self.limit {
+            Some(limit) => data.take(limit),
+            None => data,
+        })
+    }
+
+    /// The training data as a record names it: the source, and the limit if any.
+    pub fn describe(&self) -> String {
+        let source = crate::DataSource::parse(&self.data, None).describe();
+        match self.limit {
+            Some(limit) => format!("{source} (first {limit})"),
+            None => source,
+        }
     }
 }
 

@@ -432,28 +432,31 @@ fn every_objective_trains_from_the_command_line_and_is_recorded() {
         assert_eq!(training["history"].as_array().unwrap().len(), 1);
         assert!(!out.with_extension("bpk.checkpoint").exists());
     }
-    // Evaluating the checkpoint carries its training record into the report.
+    // Every checkpoint loads as its sidecar describes it (the center objectives' heads
+    // included), and evaluating it carries its training record into the report.
     let json = dir.path().join("report.json");
-    let pgd_at = dir.path().join("pgd-at.bpk");
-    run_ok(&[
-        "eval",
-        "--weights",
-        pgd_at.to_str().unwrap(),
-        "--data",
-        "digits:test",
-        "--limit",
-        "20",
-        "--attack",
-        "fgsm",
-        "--eps",
-        "0.1",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        read_json(&json)["context"]["training"]["objective"],
-        "pgd-at"
-    );
+    for name in &names {
+        let weights = dir.path().join(format!("{name}.bpk"));
+        run_ok(&[
+            "eval",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--data",
+            "digits:test",
+            "--limit",
+            "20",
+            "--attack",
+            "fgsm",
+            "--eps",
+            "0.1",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            read_json(&json)["context"]["training"]["objective"],
+            name.as_str()
+        );
+    }
     assert_one_line_error(
         &[
             "train",

@@ -366,8 +366,9 @@ fn find_all<'a>(value: &'a Value, key: &str, found: &mut Vec<&'a Value>) {
     }
 }
 
-/// A suite trains a model with a robust objective (`train = { objective = "pgd-at:eps=0.1" }`):
-/// the report's training record names the objective with its radius and the weight decay; an
+/// A suite trains a model with a robust objective (`train = { objective = "pgd-at:eps=0.1" }`)
+/// on the first `limit` samples: the report's training record names the objective with its
+/// radius, the weight decay and the sample count; an
 /// unknown objective or option in a suite is a one-line error.
 #[test]
 fn a_suite_trains_with_any_objective_and_records_it() {
@@ -387,7 +388,7 @@ limit = 32
 name = "pgd-at"
 data = "test"
 architecture = "mlp"
-train = { data = "digits:train", epochs = 1, objective = "pgd-at:eps=0.1,steps=2", weight_decay = 0.0005 }
+train = { data = "digits:train", limit = 400, epochs = 1, objective = "pgd-at:eps=0.1,steps=2", weight_decay = 0.0005 }
 
 [[threats]]
 norm = "linf"

@@ -186,9 +186,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &data,
         &trained,
     );
+    // The trained architecture: the center objectives replace the head.
     save_trained_checkpoint(
         trained.model,
-        &architecture,
+        &trained.architecture,
         Some(&record.to_value()),
         &args.out,
     )?;
