@@ -21,6 +21,7 @@ use adv_core::burn::module::Module;
 use adv_core::burn::tensor::activation::softplus;
 use adv_core::burn::tensor::Tensor;
 use adv_core::{Batch, Norm, cross_entropy, floats_from, sample_rng};
+use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::crafting::BnMode;
@@ -82,19 +83,28 @@ pub fn tanh_gaussian_sample(mu: Tensor<4>, rho: Tensor<4>, noise: Tensor<4>) -> 
     (u, entropy.mean())
 }
 
+/// `len` values per sample of `batch`, each sample's drawn by `sample` from its own generator
+/// keyed by the seed, the sample's id and the draw, so they do not depend on the batch's
+/// composition.
+pub(crate) fn keyed_values(
+    batch: &Batch,
+    seed: u64,
+    draw: u64,
+    len: usize,
+    sample: impl Fn(&mut StdRng) -> f32,
+) -> Vec<f32> {
+    let mut values = Vec::with_capacity(batch.ids.len() * len);
+    for &id in &batch.ids {
+        let mut rng = sample_rng(seed, id, draw);
+        values.extend((0..len).map(|_| sample(&mut rng)));
+    }
+    values
+}
+
 /// Standard normal noise `[n, c, h, w]` keyed by the samples, the step and the draw.
 pub(crate) fn keyed_normal(batch: &Batch, seed: u64, draw: u64, dims: [usize; 4]) -> Tensor<4> {
     let len = dims[1] * dims[2] * dims[3];
-    let values = batch
-        .ids
-        .iter()
-        .flat_map(|&id| {
-            let mut rng = sample_rng(seed, id, draw);
-            (0..len)
-                .map(move |_| StandardNormal.sample(&mut rng))
-                .collect::<Vec<f32>>()
-        })
-        .collect();
+    let values = keyed_values(batch, seed, draw, len, |rng| StandardNormal.sample(rng));
     floats_from(values, dims, &batch.images.device().inner())
 }
 

@@ -25,10 +25,12 @@ use adv_core::{Batch, Norm};
 use adv_models::ModelConfig;
 
 use crate::adt_exp::keyed_normal;
-use crate::generator::{Generator, Trained, input_gradient, reverse_gradient};
+use crate::generator::{
+    Generator, Trained, check_beta1, input_gradient, reverse_gradient, unprepared,
+};
 use crate::objective::configure;
 use crate::{
-    DefenseError, Objective, ObjectiveInfo, Result, StepContext, StepLoss, smoothed_cross_entropy,
+    Objective, ObjectiveInfo, Result, StepContext, StepLoss, smoothed_cross_entropy,
     tanh_gaussian_sample,
 };
 
@@ -57,12 +59,7 @@ pub struct AdtExpam {
 impl AdtExpamConfig {
     /// The objective.
     pub fn init(&self) -> Result<AdtExpam> {
-        if self.generator_beta1 >= 1.0 {
-            return Err(DefenseError::InvalidConfig(format!(
-                "adt-expam: generator-beta1 {} must be below 1",
-                self.generator_beta1
-            )));
-        }
+        check_beta1(INFO.name, self.generator_beta1)?;
         Ok(AdtExpam {
             config: self.clone(),
             generator: None,
@@ -88,10 +85,6 @@ pub(crate) fn gradient_stack(model: &adv_models::Model, batch: &Batch, eps: f32)
     let fgsm = (x.clone() + first.clone().sign().mul_scalar(eps)).clamp(0.0, 1.0);
     let second = input_gradient(model, fgsm, batch.labels.clone());
     Tensor::cat(vec![x, first, second], 1)
-}
-
-fn unprepared(name: &str) -> DefenseError {
-    DefenseError::InvalidConfig(format!("{name}: the objective was used before `prepare` built its networks"))
 }
 
 impl AdtExpam {

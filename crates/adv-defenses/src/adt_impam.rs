@@ -20,12 +20,13 @@
 //! generator, encoder and both optimizers.
 
 use adv_core::burn::tensor::Tensor;
-use adv_core::{Batch, Norm, floats_from, sample_rng};
+use adv_core::{Batch, Norm, floats_from};
 use adv_models::ModelConfig;
 use rand::Rng;
 
+use crate::adt_exp::keyed_values;
 use crate::adt_expam::gradient_stack;
-use crate::generator::{Encoder, Generator, Trained, reverse_gradient};
+use crate::generator::{Encoder, Generator, Trained, check_beta1, reverse_gradient, unprepared};
 use crate::objective::configure;
 use crate::{DefenseError, Objective, ObjectiveInfo, Result, StepContext, StepLoss, smoothed_cross_entropy};
 
@@ -60,12 +61,7 @@ pub struct AdtImpam {
 impl AdtImpamConfig {
     /// The objective.
     pub fn init(&self) -> Result<AdtImpam> {
-        if self.generator_beta1 >= 1.0 {
-            return Err(DefenseError::InvalidConfig(format!(
-                "adt-impam: generator-beta1 {} must be below 1",
-                self.generator_beta1
-            )));
-        }
+        check_beta1(INFO.name, self.generator_beta1)?;
         Ok(AdtImpam {
             config: self.clone(),
             nets: None,
@@ -93,28 +89,17 @@ pub fn gaussian_nll(z: Tensor<2>, mean: Tensor<2>, variance: Tensor<2>) -> Tenso
         .mean()
 }
 
-fn unprepared() -> DefenseError {
-    DefenseError::InvalidConfig("adt-impam: the objective was used before `prepare` built its networks".into())
-}
-
 impl AdtImpam {
     /// The code `[n, d]`, uniform in `[-1, 1)`, keyed by the samples and the step.
     fn code(&self, batch: &Batch, seed: u64) -> Tensor<2> {
         let d = self.config.latent;
-        let values = batch
-            .ids
-            .iter()
-            .flat_map(|&id| {
-                let mut rng = sample_rng(seed, id, 0);
-                (0..d).map(move |_| rng.random::<f32>() * 2.0 - 1.0).collect::<Vec<f32>>()
-            })
-            .collect();
+        let values = keyed_values(batch, seed, 0, d, |rng| rng.random::<f32>() * 2.0 - 1.0);
         floats_from(values, [batch.ids.len(), d], &batch.images.device().inner())
     }
 
     /// The adversarial examples (differentiable in the generator) and the hinge term.
     fn examples(&self, model: &adv_models::Model, batch: &Batch, step: &StepContext) -> Result<(Tensor<4>, Tensor<1>)> {
-        let (generator, encoder) = self.nets.as_ref().ok_or_else(unprepared)?;
+        let (generator, encoder) = self.nets.as_ref().ok_or_else(|| unprepared(INFO.name))?;
         let eps = self.config.eps * step.eps_scale;
         let stack = gradient_stack(model, batch, eps);
         let z = self.code(batch, step.step_seed()).autodiff();
@@ -175,13 +160,13 @@ impl Objective for AdtImpam {
     }
 
     fn save_files(&self, folder: &std::path::Path) -> Result<()> {
-        let (generator, encoder) = self.nets.as_ref().ok_or_else(unprepared)?;
+        let (generator, encoder) = self.nets.as_ref().ok_or_else(|| unprepared(INFO.name))?;
         generator.save(folder, "generator")?;
         encoder.save(folder, "encoder")
     }
 
     fn load_files(&mut self, folder: &std::path::Path) -> Result<()> {
-        let (generator, encoder) = self.nets.as_mut().ok_or_else(unprepared)?;
+        let (generator, encoder) = self.nets.as_mut().ok_or_else(|| unprepared(INFO.name))?;
         generator.load(folder, "generator")?;
         encoder.load(folder, "encoder")
     }

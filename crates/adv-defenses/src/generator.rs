@@ -237,9 +237,7 @@ impl<M: Module + Clone> Trained<M> {
 
     /// Writes `NAME.bpk` and `NAME-optimizer.bin` into `folder`.
     pub fn save(&self, folder: &Path, name: &str) -> Result<()> {
-        let error = |e: &dyn std::fmt::Display| {
-            DefenseError::InvalidConfig(format!("checkpoint {}: {name}: {e}", folder.display()))
-        };
+        let error = |e: &dyn std::fmt::Display| file_error(folder, name, e);
         self.net
             .clone()
             .save_file(folder.join(format!("{name}.bpk")))
@@ -251,9 +249,7 @@ impl<M: Module + Clone> Trained<M> {
 
     /// Reads what [`Trained::save`] wrote.
     pub fn load(&mut self, folder: &Path, name: &str) -> Result<()> {
-        let error = |e: &dyn std::fmt::Display| {
-            DefenseError::InvalidConfig(format!("checkpoint {}: {name}: {e}", folder.display()))
-        };
+        let error = |e: &dyn std::fmt::Display| file_error(folder, name, e);
         self.net = self
             .net
             .clone()
@@ -266,6 +262,27 @@ impl<M: Module + Clone> Trained<M> {
             .map_err(|e| error(&e))?;
         Ok(())
     }
+}
+
+fn file_error(folder: &Path, name: &str, error: &dyn std::fmt::Display) -> DefenseError {
+    DefenseError::InvalidConfig(format!("checkpoint {}: {name}: {error}", folder.display()))
+}
+
+/// An Adam beta1 in `[0, 1)` (the options' domain allows 1), else an error naming `objective`.
+pub(crate) fn check_beta1(objective: &str, beta1: f32) -> Result<()> {
+    if beta1 >= 1.0 {
+        return Err(DefenseError::InvalidConfig(format!(
+            "{objective}: generator-beta1 {beta1} must be below 1"
+        )));
+    }
+    Ok(())
+}
+
+/// The error of an objective with networks of its own used before `prepare` built them.
+pub(crate) fn unprepared(objective: &str) -> DefenseError {
+    DefenseError::InvalidConfig(format!(
+        "{objective}: the objective was used before `prepare` built its networks"
+    ))
 }
 
 /// `x` in the forward pass, `-grad` in the backward one: the reference's gradient-reversal hook
