@@ -10,12 +10,13 @@ use adv_models::{CenterLogits, CenteredConfig, Centers, Model, ModelConfig};
 use crate::crafting::{BnMode, Crafter};
 use crate::{DefenseError, Result, StepContext};
 
-/// `base`'s backbone with `centers` and `logits` (a backbone already centered keeps its
-/// backbone).
+/// `base`'s backbone with `centers` and `logits`, through a dense layer of `embedding`
+/// dimensions when it is not 0 (a backbone already centered keeps its backbone).
 pub(crate) fn centered(
     base: &ModelConfig,
     centers: Centers,
     logits: CenterLogits,
+    embedding: usize,
 ) -> Result<ModelConfig> {
     let backbone = match base {
         ModelConfig::Centered(config) => (*config.backbone).clone(),
@@ -25,6 +26,7 @@ pub(crate) fn centered(
         backbone: Box::new(backbone),
         centers,
         logits,
+        embedding: (embedding > 0).then_some(embedding),
     };
     config.check()?;
     Ok(ModelConfig::Centered(config))

@@ -68,7 +68,7 @@ impl Objective for CenterLoss {
     }
 
     fn architecture(&self, base: &ModelConfig) -> Result<ModelConfig> {
-        centered(base, Centers::Learned { scale: 1.0, seed: 0 }, CenterLogits::BackboneHead)
+        centered(base, Centers::Learned { scale: 1.0, seed: 0 }, CenterLogits::BackboneHead, 0)
     }
 
     fn radius(&self) -> Option<(Norm, f32)> {

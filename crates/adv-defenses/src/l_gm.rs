@@ -74,7 +74,7 @@ impl Objective for LGm {
     }
 
     fn architecture(&self, base: &ModelConfig) -> Result<ModelConfig> {
-        centered(base, Centers::Learned { scale: 1.0, seed: 0 }, CenterLogits::HalfNegativeSquaredDistance)
+        centered(base, Centers::Learned { scale: 1.0, seed: 0 }, CenterLogits::HalfNegativeSquaredDistance, 0)
     }
 
     fn radius(&self) -> Option<(Norm, f32)> {

@@ -5,7 +5,8 @@
 //! The softmax head is replaced by fixed centers `mu_k` of norm `C_MM` spread as a regular
 //! simplex; the loss pulls each feature onto its class center, `||z - mu_y||^2` (the reference
 //! code's convention, the paper's halved), and the prediction is the nearest center (logits
-//! `-||z - mu_k||^2`). Defaults as the reference (P2333/Max-Mahalanobis-Training): `C_MM` 10;
+//! `-||z - mu_k||^2`). Defaults as the reference (P2333/Max-Mahalanobis-Training): `C_MM` 10, the
+//! features a 256-dimensional dense layer on the backbone's (`feature-dim`; 0 for none);
 //! `random-centers` draws the centers uniformly on the sphere instead (the paper's baseline);
 //! `adversarial` trains on PGD examples (AT(MMC)), by default towards uniformly random labels as
 //! the reference's AT-MMC, Linf 8/255, 10 steps of eps/4.
@@ -26,6 +27,9 @@ adv_core::options! {
         radius: f32 [Domain::Positive, Label::Value] = 10.0,
         /// Draw the centers uniformly on the sphere instead of the Max-Mahalanobis simplex.
         random_centers: bool [Domain::Any, Label::Changed] = false,
+        /// Dimension of the dense feature layer the centers are compared with (the reference's
+        /// 256); 0 compares the backbone's own features.
+        feature_dim: usize [Domain::Any, Label::Changed] = 256,
         /// Train on PGD examples (AT(MMC)).
         adversarial: bool [Domain::Any, Label::Changed] = false,
         /// Radius (Linf) of the training examples.
@@ -83,7 +87,7 @@ impl Objective for Mmc {
 
     fn architecture(&self, base: &ModelConfig) -> Result<ModelConfig> {
         let centers = MmcConfig::centers(self.config.radius, self.config.random_centers, 0);
-        centered(base, centers, CenterLogits::NegativeSquaredDistance)
+        centered(base, centers, CenterLogits::NegativeSquaredDistance, self.config.feature_dim)
     }
 
     fn radius(&self) -> Option<(Norm, f32)> {

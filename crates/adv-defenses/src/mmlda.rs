@@ -18,6 +18,9 @@ adv_core::options! {
         radius: f32 [Domain::Positive, Label::Value] = 10.0,
         /// Draw the centers uniformly on the sphere instead of the Max-Mahalanobis simplex.
         random_centers: bool [Domain::Any, Label::Changed] = false,
+        /// Dimension of the dense feature layer the centers are compared with (the reference's
+        /// 256); 0 compares the backbone's own features.
+        feature_dim: usize [Domain::Any, Label::Changed] = 256,
         /// Train on PGD examples.
         adversarial: bool [Domain::Any, Label::Changed] = false,
         /// Radius (Linf) of the training examples.
@@ -66,7 +69,7 @@ impl Objective for Mmlda {
 
     fn architecture(&self, base: &ModelConfig) -> Result<ModelConfig> {
         let centers = MmcConfig::centers(self.config.radius, self.config.random_centers, 0);
-        centered(base, centers, CenterLogits::NegativeSquaredDistance)
+        centered(base, centers, CenterLogits::NegativeSquaredDistance, self.config.feature_dim)
     }
 
     fn radius(&self) -> Option<(Norm, f32)> {

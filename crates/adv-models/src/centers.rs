@@ -5,8 +5,14 @@
 //! The logits are `-||z - mu_k||^2` (nearest-center prediction), `-||z - mu_k||^2 / 2` (L-GM's
 //! Gaussian log-likelihoods), or the backbone's own linear head with the centers beside it for a
 //! loss only (center loss).
+//!
+//! Between the backbone and the centers there may be a dense layer (`embedding`): the MMC
+//! reference feeds its centers a 256-dimensional linear feature, not the backbone's last
+//! activation. Features taken after a ReLU are non-negative and cannot reach the negative
+//! coordinates of the Max-Mahalanobis simplex.
 
 use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -62,6 +68,10 @@ pub struct CenteredConfig {
     pub centers: Centers,
     /// The logits.
     pub logits: CenterLogits,
+    /// A dense layer from the backbone's features to this many dimensions before the centers;
+    /// `None`: the backbone's features as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<usize>,
 }
 
 /// The unit Max-Mahalanobis centers `[classes, dim]` (`dim >= classes`): unit vectors with
@@ -89,9 +99,12 @@ pub fn max_mahalanobis_centers(classes: usize, dim: usize) -> Result<Vec<Vec<f64
 }
 
 impl CenteredConfig {
-    /// The feature dimension of the backbone.
+    /// The dimension of the features the centers live in: the embedding's, or the backbone's.
     pub fn feature_dim(&self) -> Result<usize> {
-        self.backbone.feature_dim()
+        match self.embedding {
+            Some(dim) => Ok(dim),
+            None => self.backbone.feature_dim(),
+        }
     }
 
     /// The initial (or fixed) centers `[classes, dim]`.
@@ -138,6 +151,19 @@ impl CenteredConfig {
                 "the centers' norm or scale {radius} must be finite and positive"
             )));
         }
+        match (self.embedding, self.logits) {
+            (Some(0), _) => {
+                return Err(ModelError::InvalidConfig(
+                    "the embedding before the centers needs at least one dimension".into(),
+                ));
+            }
+            (Some(_), CenterLogits::BackboneHead) => {
+                return Err(ModelError::InvalidConfig(
+                    "an embedding before the centers cannot feed the backbone's own head".into(),
+                ));
+            }
+            _ => {}
+        }
         self.centers().map(|_| ())
     }
 
@@ -145,6 +171,10 @@ impl CenteredConfig {
     pub fn init(&self, device: &Device) -> Result<Centered> {
         self.check()?;
         let backbone = self.backbone.init(device)?;
+        let embed = match self.embedding {
+            Some(dim) => Some(LinearConfig::new(self.backbone.feature_dim()?, dim).init(device)),
+            None => None,
+        };
         let classes = self.backbone.num_classes();
         let dim = self.feature_dim()?;
         let values =
@@ -155,6 +185,7 @@ impl CenteredConfig {
         };
         Ok(Centered {
             backbone: vec![backbone],
+            embed,
             fixed,
             learned,
             logits: self.logits,
@@ -167,6 +198,8 @@ impl CenteredConfig {
 pub struct Centered {
     /// The backbone (exactly one: `Module` is not implemented for `Box`).
     backbone: Vec<Model>,
+    /// The dense layer between the backbone's features and the centers, if any.
+    embed: Option<Linear>,
     /// Fixed centers `[classes, dim]`, rebuilt from the configuration, never trained.
     fixed: Option<Tensor<2>>,
     /// Learned centers `[classes, dim]`.
@@ -189,9 +222,14 @@ impl Centered {
         }
     }
 
-    /// The backbone's features `[n, dim]`.
+    /// The features the centers live in `[n, dim]`: the backbone's, through the embedding if
+    /// there is one.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        self.backbone().features(images)
+        let features = self.backbone().features(images);
+        match &self.embed {
+            Some(embed) => embed.forward(features),
+            None => features,
+        }
     }
 
     /// `||z_i - mu_k||^2` for every sample and center, `[n, classes]`.
@@ -259,6 +297,7 @@ mod tests {
             backbone: Box::new(ModelConfig::from_name("mlp", [1, 4, 4], 4).unwrap()),
             centers,
             logits,
+            embedding: None,
         }
     }
 
@@ -329,5 +368,44 @@ mod tests {
         let (loaded, config) = crate::load_checkpoint(&path, &device).unwrap();
         assert_eq!(config, architecture);
         assert_eq!(to_floats(loaded.centers().unwrap()), centers);
+    }
+
+    #[test]
+    fn an_embedding_gives_signed_features_of_its_dimension_and_round_trips() {
+        let device = Device::default();
+        let mut centered = config(
+            Centers::MaxMahalanobis { radius: 10.0 },
+            CenterLogits::NegativeSquaredDistance,
+        );
+        centered.embedding = Some(6);
+        assert_eq!(centered.feature_dim().unwrap(), 6);
+        let architecture = ModelConfig::Centered(centered.clone());
+        let model = architecture.init(&device).unwrap();
+        let images = Tensor::<4>::from_data(
+            TensorData::new((0..32).map(|v| v as f32 / 32.0).collect(), [2, 1, 4, 4]),
+            &device,
+        );
+        let features = model.features(images.clone());
+        assert_eq!(features.dims(), [2, 6]);
+        let values = to_floats(features);
+        // A linear layer after the backbone's ReLU reaches negative coordinates (the simplex's).
+        assert!(values.iter().any(|&v| v < 0.0), "{values:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embedded.bpk");
+        let logits = to_floats(model.forward(images.clone()));
+        crate::save_checkpoint(model, &architecture, &path).unwrap();
+        let (loaded, loaded_config) = crate::load_checkpoint(&path, &device).unwrap();
+        assert_eq!(loaded_config, architecture);
+        assert_eq!(to_floats(loaded.forward(images)), logits);
+        // A configuration written before the embedding existed reads as none.
+        let mut json = serde_json::to_value(&centered).unwrap();
+        json.as_object_mut().unwrap().remove("embedding");
+        let old: CenteredConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.embedding, None);
+        centered.embedding = Some(0);
+        assert!(centered.check().is_err());
+        centered.embedding = Some(4);
+        centered.logits = CenterLogits::BackboneHead;
+        assert!(centered.check().is_err());
     }
 }
