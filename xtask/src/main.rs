@@ -28,6 +28,9 @@ enum Command {
     /// One epoch of PGD-AT on the small CNN, ours and PyTorch eager side by side (needs
     /// dataset-fashion-mnist and a Python with torch).
     TrainSpeed(commands::train_speed::TrainSpeedArgs),
+    /// The loader fuzz tests with many cases (default 20,000 mutated files per loader; CI runs
+    /// 300), in release mode.
+    Fuzz(commands::fuzz::FuzzArgs),
     /// The checks a change must pass, cheapest first: format, lints, tests.
     Validate(commands::validate::ValidateArgs),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::handle(args),
         Command::Reproduce(args) => commands::reproduce::handle(args),
         Command::TrainSpeed(args) => commands::train_speed::handle(args),
+        Command::Fuzz(args) => commands::fuzz::handle(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,6 +30,18 @@ pub enum AttackError {
     /// The attack produced NaN or infinite inputs (usually a model whose gradients blew up).
     #[error("{0} produced non-finite inputs")]
     NonFinite(String),
+    /// The model's clean logits are NaN or infinite: broken weights or normalization, which
+    /// would otherwise read as a plausible accuracy (argmax of NaN is class 0).
+    #[error(
+        "the model's logits for sample {sample} are not finite ({value}): its weights or its \
+         normalization are broken"
+    )]
+    NonFiniteLogits {
+        /// The sample's index in its data set.
+        sample: u64,
+        /// The first non-finite logit.
+        value: f32,
+    },
     /// Arguments that do not fit together, such as batch sizes.
     #[error("{0}")]
     Mismatch(String),

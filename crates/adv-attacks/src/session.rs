@@ -105,6 +105,22 @@ impl CleanPass {
         Self::from_logits(model.forward_keyed(images, &draw_keys(ids, CLEAN_DRAW)))
     }
 
+    /// The clean pass of `model` on `images`, refused when a logit is NaN or infinite (named by
+    /// the sample's id): what an evaluation goes through, so broken weights or normalization
+    /// never read as an accuracy.
+    pub fn checked(model: &dyn Classifier, images: Tensor<4>, ids: &[u64]) -> Result<Self> {
+        let logits = model.forward_keyed(images, &draw_keys(ids, CLEAN_DRAW));
+        let classes = logits.dims()[1].max(1);
+        let values = adv_core::to_floats(logits.clone());
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(AttackError::NonFiniteLogits {
+                sample: ids.get(index / classes).copied().unwrap_or_default(),
+                value: values[index],
+            });
+        }
+        Ok(Self::from_logits(logits))
+    }
+
     /// From the clean logits `[n, classes]`.
     pub fn from_logits(logits: Tensor<2>) -> Self {
         let [n, classes] = logits.dims();
@@ -191,9 +207,9 @@ impl<'a> Harness<'a> {
         }
     }
 
-    /// The clean pass of `batch`.
-    pub fn clean(&self, batch: &Batch) -> CleanPass {
-        CleanPass::of(self.model, batch.images.clone(), &batch.ids)
+    /// The clean pass of `batch` (an error if a logit is not finite).
+    pub fn clean(&self, batch: &Batch) -> Result<CleanPass> {
+        CleanPass::checked(self.model, batch.images.clone(), &batch.ids)
     }
 
     /// Runs `attack` on `batch`, whose clean pass is `clean`.
@@ -224,6 +240,14 @@ impl<'a> Harness<'a> {
                 )));
             }
         };
+        // A ball wider than the input box holds all of it: the radius is capped to the box's
+        // diameter, which changes no verdict and keeps eps^2 and the like finite.
+        let [_, c, h, w] = batch.images.dims();
+        let diameter = self.threat.norm.diameter(
+            c * h * w,
+            self.threat.bounds.upper - self.threat.bounds.lower,
+        );
+        let radii: Vec<f32> = radii.into_iter().map(|r| r.min(diameter)).collect();
         if let Some(candidates) = &options.candidates
             && candidates.len() != n
         {
@@ -332,7 +356,7 @@ pub fn attack_batch(
     options: &RunOptions,
 ) -> Result<BatchOutcome> {
     let harness = Harness::new(model, threat, options.clone());
-    let clean = harness.clean(batch);
+    let clean = harness.clean(batch)?;
     harness.run(attack, batch, &clean)
 }
 

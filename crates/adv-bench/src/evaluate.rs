@@ -44,6 +44,20 @@ impl EvalPlan {
     /// the goal and the threat model's knowledge.
     pub fn check(&self) -> Result<CheckedPlan> {
         check_epsilons(&self.epsilons)?;
+        // Equal radii (0.1 and "1/10") would be two columns of one measurement, and rank a model
+        // against itself.
+        if let Some((i, epsilon)) = self
+            .epsilons
+            .iter()
+            .enumerate()
+            .find(|&(i, e)| self.epsilons[..i].contains(e))
+        {
+            return Err(BenchError::InvalidArgument(format!(
+                "radius {epsilon} is listed twice (positions {} and {}): list each radius once",
+                self.epsilons.iter().position(|e| e == epsilon).unwrap_or(0) + 1,
+                i + 1
+            )));
+        }
         if let Some(search) = &self.epsilon_curves {
             search.check()?;
         }
@@ -108,8 +122,30 @@ pub fn check_model_fits(model: &dyn Classifier, data: &Dataset, device: &Device)
         return Err(BenchError::InvalidArgument("the data set is empty".into()));
     }
     let probe = data.batch(0, 1, device);
-    let classes = model.forward(probe.images).dims()[1];
+    let classes = adv_attacks::CleanPass::checked(model, probe.images, &probe.ids)?.classes;
     check_labels(data, classes)
+}
+
+/// A note for each radius of `plan` wider than the input box of `data`'s images: the harness
+/// caps it to the box's diameter (the whole box is inside the ball).
+pub fn radius_notes(plan: &EvalPlan, data: &Dataset) -> Vec<String> {
+    let [c, h, w] = data.shape();
+    let bounds = plan.threat.bounds;
+    let diameter = plan
+        .threat
+        .norm
+        .diameter(c * h * w, bounds.upper - bounds.lower);
+    plan.epsilons
+        .iter()
+        .filter(|&&epsilon| epsilon > diameter)
+        .map(|epsilon| {
+            format!(
+                "radius {epsilon} is wider than the {} diameter of the input box ({diameter}): \
+                 the whole box is inside the ball and the attacks use {diameter}",
+                plan.threat.norm.name()
+            )
+        })
+        .collect()
 }
 
 /// An error unless every label of `data` is below `classes`.
@@ -140,6 +176,9 @@ pub fn evaluate(
 ) -> Result<EvalReport> {
     let checked = plan.check()?;
     check_model_fits(model, data, device)?;
+    for note in radius_notes(plan, data) {
+        eprintln!("note: {note}");
+    }
     let units = units(&checked, data.len());
     progress.start("evaluation", units.len() as u64);
     let mut outcomes = HashMap::with_capacity(units.len());

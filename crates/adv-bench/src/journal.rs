@@ -90,12 +90,57 @@ impl Header {
 pub(crate) struct Journal {
     file: File,
     path: PathBuf,
+    /// The exclusive lock on the run folder's journal, held as long as the journal is open (the
+    /// operating system releases it when the process ends, kill -9 included).
+    _lock: File,
+}
+
+/// Takes the exclusive lock beside the journal at `path` (`<journal>.lock`), writing this
+/// process's id into it; an error naming the holder's id if another process has it.
+fn lock(path: &Path) -> Result<File> {
+    let lock_path = path.with_extension("lock");
+    if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| BenchError::io(parent, e))?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| BenchError::io(&lock_path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut holder);
+            let holder = holder.trim();
+            return Err(BenchError::InvalidArgument(format!(
+                "another process{} is running on {}: wait for it to finish, or use another run \
+                 folder",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                },
+                path.parent().unwrap_or(path).display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(BenchError::io(&lock_path, e)),
+    }
+    file.set_len(0)
+        .and_then(|()| file.write_all(std::process::id().to_string().as_bytes()))
+        .and_then(|()| file.flush())
+        .map_err(|e| BenchError::io(&lock_path, e))?;
+    Ok(file)
 }
 
 impl Journal {
     /// Opens the journal at `path`: creates it with `header`, or, when it exists, checks that it
     /// was written for the same suite and shard, drops a torn last line, and returns its records.
     pub fn open(path: &Path, header: &Header) -> Result<(Self, Vec<Record>)> {
+        // Before reading or truncating anything: one process per journal.
+        let lock = lock(path)?;
         let records = if path.exists() {
             let (found, records, valid_len) = read(path)?;
             if found != *header {
@@ -126,6 +171,7 @@ impl Journal {
             Self {
                 file,
                 path: path.to_path_buf(),
+                _lock: lock,
             },
             records,
         ))

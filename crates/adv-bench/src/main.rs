@@ -39,6 +39,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(),
+        Err(error)
+            if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            // `adv-bench` alone: the help on standard output, as `--help`, and a usage exit.
+            println!("{}", <Cli as clap::CommandFactory>::command().render_help());
+            return ExitCode::from(2);
+        }
         Err(error) => {
             // clap's message runs until its first blank line (then usage and hints follow).
             let message = error.to_string();

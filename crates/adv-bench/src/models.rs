@@ -75,8 +75,15 @@ pub fn load_model(
                 weights.display()
             ))
         })?;
-        ModelConfig::from_name(name, data.shape(), data.num_classes())?
+        // The class count the weights were saved with, when they say: the largest label of the
+        // data is only a lower bound.
+        let classes = adv_models::classes_in_weights(name, data.shape(), weights, device)?
+            .unwrap_or(data.num_classes());
+        ModelConfig::from_name(name, data.shape(), classes)?
     };
+    if let Some(note) = adv_models::weights::float_conversion_note(weights)? {
+        eprintln!("note: {note}");
+    }
     let config = with_normalization(config, choice.normalization.as_ref())?;
     if config.input() != data.shape() {
         return Err(BenchError::InvalidArgument(format!(

@@ -9,7 +9,7 @@ use adv_core::Knowledge;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::report::format_epsilon;
+use crate::report::{format_epsilon, write_atomically};
 use crate::{BenchError, Result, SuiteReport};
 
 /// One figure: named lines, and point sets drawn as markers only.
@@ -151,10 +151,19 @@ fn write_figure(figure: &Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>>
     let failed = |path: &Path, e: String| {
         BenchError::InvalidArgument(format!("cannot draw {}: {e}", path.display()))
     };
-    draw(SVGBackend::new(&svg, size).into_drawing_area(), figure)
-        .map_err(|e| failed(&svg, e.to_string()))?;
-    draw(BitMapBackend::new(&png, size).into_drawing_area(), figure)
-        .map_err(|e| failed(&png, e.to_string()))?;
+    // Each file drawn beside its place and renamed: a kill or a full disk never leaves half a
+    // plot, nor truncates the previous one.
+    write_atomically(&svg, |partial| {
+        draw(SVGBackend::new(partial, size).into_drawing_area(), figure)
+            .map_err(|e| failed(&svg, e.to_string()))
+    })?;
+    write_atomically(&png, |partial| {
+        draw(
+            BitMapBackend::new(partial, size).into_drawing_area(),
+            figure,
+        )
+        .map_err(|e| failed(&png, e.to_string()))
+    })?;
     Ok(vec![svg, png])
 }
 

@@ -1,7 +1,7 @@
 //! The evaluation report: a serde value written as JSON, rendered as Markdown.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use adv_attacks::{AttackConfig, FirstSuccess};
 use adv_core::{CostCounts, Goal, ModelTraits, Norm, ThreatModel};
@@ -340,12 +340,40 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
         .map_err(|e| BenchError::InvalidArgument(format!("cannot serialize: {e}")))
 }
 
-/// Writes `text` to `path`, creating its folder.
+/// Writes `text` to `path` atomically, creating its folder: into a temporary file beside it,
+/// flushed to disk, then renamed over `path`. A full disk or a kill leaves the earlier file (or
+/// none), never a truncated one.
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+    write_atomically(path, |partial| {
+        std::fs::write(partial, text).map_err(|e| BenchError::io(partial, e))
+    })
+}
+
+/// Runs `write` on a temporary path beside `path` (same folder, same extension), syncs the file
+/// and renames it to `path`; the temporary file is removed if anything fails.
+pub(crate) fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
         std::fs::create_dir_all(parent).map_err(|e| BenchError::io(parent, e))?;
     }
-    std::fs::write(path, text).map_err(|e| BenchError::io(path, e))
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let extension = path
+        .extension()
+        .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+    let partial_name = format!(".{name}.{}.partial{extension}", std::process::id());
+    let partial = parent.map_or_else(|| PathBuf::from(&partial_name), |p| p.join(&partial_name));
+    let result = write(&partial).and_then(|()| {
+        std::fs::File::open(&partial)
+            .and_then(|file| file.sync_all())
+            .map_err(|e| BenchError::io(&partial, e))?;
+        std::fs::rename(&partial, path).map_err(|e| BenchError::io(path, e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 /// 5, 10, 20, 50, 100, 200, ...

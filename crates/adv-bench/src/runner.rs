@@ -53,6 +53,12 @@ pub enum SuiteOutcome {
 pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcome> {
     suite.check()?;
     let run_dir = &options.run_dir;
+    if run_dir.exists() && !run_dir.is_dir() {
+        return Err(BenchError::InvalidArgument(format!(
+            "{} is a file: name a folder for the run",
+            run_dir.display()
+        )));
+    }
     // Journals, trained models and reports of one folder belong to one suite.
     let recorded = run_dir.join(RECORD);
     if recorded.is_file() && Suite::recorded_in(run_dir)? != *suite {
@@ -66,10 +72,8 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
     let header = Header::new(suite, options.shard, &backend);
     let (mut journal, records) =
         Journal::open(&run_dir.join(options.shard.journal_name()), &header)?;
-    // Renamed into place, so that a kill never leaves half a suite.json to refuse on resume.
-    let partial = run_dir.join("suite.json.partial");
-    write_file(&partial, &to_json(suite)?)?;
-    std::fs::rename(&partial, &recorded).map_err(|e| BenchError::io(&recorded, e))?;
+    // Written atomically, so that a kill never leaves half a suite.json to refuse on resume.
+    write_file(&recorded, &to_json(suite)?)?;
 
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;
@@ -436,8 +440,22 @@ impl ModelCache {
         if !self.loaded.contains_key(&index) {
             let spec = &suite.models[index];
             let entry = if spec.members.is_empty() {
-                let (model, config) =
-                    single_model(spec, &datasets[&spec.data], run_dir, device, progress)?;
+                let target = suite
+                    .threats
+                    .iter()
+                    .filter_map(|t| match t.goal.target_selection() {
+                        Some(adv_core::TargetSelection::Fixed(class)) => Some(class),
+                        _ => None,
+                    })
+                    .max();
+                let (model, config) = single_model(
+                    spec,
+                    &datasets[&spec.data],
+                    target,
+                    run_dir,
+                    device,
+                    progress,
+                )?;
                 (LoadedModel::Single(Box::new(model)), Some(config))
             } else {
                 let mut members = Vec::new();
@@ -481,6 +499,7 @@ impl ModelCache {
 fn single_model(
     spec: &ModelSpec,
     data: &Dataset,
+    fixed_target: Option<usize>,
     run_dir: &Path,
     device: &Device,
     progress: &Progress,
@@ -499,6 +518,17 @@ fn single_model(
         return Ok(load_checkpoint(&checkpoint, device)?);
     }
     let train_data = train_spec.load()?;
+    // The trained model has the training data's classes: a fixed target it lacks is refused
+    // before the training, not after it.
+    if let Some(target) = fixed_target.filter(|&t| t >= train_data.num_classes()) {
+        return Err(BenchError::InvalidArgument(format!(
+            "model '{}': a threat targets class {target}, but the model trains on data with {} \
+             classes (0..{}); nothing was trained",
+            spec.name,
+            train_data.num_classes(),
+            train_data.num_classes() - 1
+        )));
+    }
     let config = match &choice.file {
         Some(file) => ModelConfig::from_file(file)?,
         None => {

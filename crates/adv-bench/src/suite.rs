@@ -129,12 +129,48 @@ pub struct ModelSpec {
 
 /// `"none"` or per-channel statistics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, try_from = "serde_json::Value")]
 pub enum NormalizationSpec {
     /// `"none"`.
     Off(String),
     /// `{ mean = [...], std = [...] }`.
     On(Normalization),
+}
+
+impl TryFrom<serde_json::Value> for NormalizationSpec {
+    type Error = String;
+
+    /// A string, or a table of exactly `mean` and `std` (an unknown key is named, not lost in
+    /// an untagged enum's "did not match any variant").
+    fn try_from(value: serde_json::Value) -> std::result::Result<Self, String> {
+        match value {
+            serde_json::Value::String(text) => Ok(Self::Off(text)),
+            serde_json::Value::Object(table) => {
+                if let Some(key) = table
+                    .keys()
+                    .find(|k| !["mean", "std"].contains(&k.as_str()))
+                {
+                    return Err(format!(
+                        "unknown normalization key '{key}' (expected mean and std)"
+                    ));
+                }
+                if let Some((key, _)) = table.iter().find(|(_, v)| {
+                    v.as_array()
+                        .is_some_and(|values| values.iter().any(serde_json::Value::is_null))
+                }) {
+                    return Err(format!(
+                        "normalization {key} holds a value that is not a finite number"
+                    ));
+                }
+                serde_json::from_value(serde_json::Value::Object(table))
+                    .map(Self::On)
+                    .map_err(|e| format!("normalization: {e}"))
+            }
+            other => Err(format!(
+                "normalization must be \"none\" or {{ mean = [...], std = [...] }}, not {other}"
+            )),
+        }
+    }
 }
 
 /// Training of a model's architecture on a data set, with any objective and every setting of
@@ -177,6 +213,15 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for TrainSpec {
             },
         };
         let known = serde_json::to_value(TrainConfig::default()).map_err(|e| e.to_string())?;
+        // TOML's nan and inf have no JSON form and arrive as null: name them (a null is only
+        // valid for the settings that are optional, as a recorded suite writes them).
+        if let Some((key, _)) = table.iter().find(|(key, value)| {
+            value.is_null() && known.get(key.as_str()).is_some_and(|d| !d.is_null())
+        }) {
+            return Err(format!(
+                "training setting '{key}' must be a finite number (nan and inf are not)"
+            ));
+        }
         if let Some(unknown) = table.keys().find(|key| known.get(key.as_str()).is_none()) {
             return Err(format!("unknown training setting '{unknown}'"));
         }
@@ -222,8 +267,33 @@ pub struct ThreatSpec {
     #[serde(default = "untargeted")]
     pub goal: Goal,
     /// The per-sample minimal-epsilon search behind the accuracy-vs-epsilon curves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "curves_table"
+    )]
     pub curves: Option<EpsilonSearch>,
+}
+
+/// A suite's `curves` table: exactly `initial`, `max` and `bisection_steps` (attacks leave the
+/// curves with their own `curves = false`).
+fn curves_table<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<EpsilonSearch>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Curves {
+        initial: f32,
+        max: f32,
+        bisection_steps: usize,
+    }
+    let table = Option::<Curves>::deserialize(deserializer)?;
+    Ok(table.map(|c| EpsilonSearch {
+        initial: c.initial,
+        max: c.max,
+        bisection_steps: c.bisection_steps,
+        skip: Vec::new(),
+    }))
 }
 
 fn untargeted() -> Goal {

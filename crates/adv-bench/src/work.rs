@@ -406,18 +406,18 @@ fn batch_of(data: &Dataset, plan: &EvalPlan, index: usize, device: &Device) -> B
 }
 
 /// The clean outcome of batch `index`.
-fn clean_outcome(model: &dyn Classifier, batch: &Batch) -> Outcome {
+fn clean_outcome(model: &dyn Classifier, batch: &Batch) -> Result<Outcome> {
     let started = Instant::now();
-    let clean = CleanPass::of(model, batch.images.clone(), &batch.ids);
+    let clean = CleanPass::checked(model, batch.images.clone(), &batch.ids)?;
     let labels: Vec<usize> = adv_core::to_ints(batch.labels.clone())
         .into_iter()
         .map(|y| y as usize)
         .collect();
-    Outcome::Clean {
+    Ok(Outcome::Clean {
         correct: clean.correct(&labels),
         clean,
         wall_time_s: started.elapsed().as_secs_f64(),
-    }
+    })
 }
 
 /// Runs one unit of `plan` on `model` and `data`.
@@ -431,7 +431,7 @@ fn run_unit(
 ) -> Result<Outcome> {
     Ok(match unit {
         Unit::Clean { batch } => {
-            let outcome = clean_outcome(model, &batch_of(data, &plan.plan, batch, device));
+            let outcome = clean_outcome(model, &batch_of(data, &plan.plan, batch, device))?;
             if let Outcome::Clean { clean, .. } = &outcome {
                 cache.insert(batch, clean.clone());
             }
@@ -440,7 +440,7 @@ fn run_unit(
         Unit::Measure { measurement, batch } => {
             let images = batch_of(data, &plan.plan, batch, device);
             if !cache.contains_key(&batch)
-                && let Outcome::Clean { clean, .. } = clean_outcome(model, &images)
+                && let Outcome::Clean { clean, .. } = clean_outcome(model, &images)?
             {
                 cache.insert(batch, clean);
             }

@@ -119,26 +119,31 @@ fn a_run_killed_midway_resumes_to_the_uninterrupted_report() {
 
     let dir = root.path().join("killed");
     let journal = dir.join("journal.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_adv-bench"))
-        .args(["run", path(&suite), "--out", path(&dir)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while journal_lines(&journal) < 20 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the run stalls"
-        );
-        std::thread::sleep(Duration::from_millis(2));
+    // Killed three times: within its first milliseconds (folder, lock, header), then at two
+    // points of the grid, each time restarted with the same command.
+    for (wait_ms, lines) in [(15u64, 0usize), (0, 12), (0, 25)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_adv-bench"))
+            .args(["run", path(&suite), "--out", path(&dir)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        while journal_lines(&journal) < lines {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it could be killed"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the run stalls"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
     let recorded = journal_lines(&journal);
     assert!(
         recorded < 1 + UNITS,

@@ -25,6 +25,18 @@ pub enum Norm {
 }
 
 impl Norm {
+    /// The largest distance in this norm between two inputs of `values` coordinates in a box of
+    /// side `width`: a ball of this radius or more holds the whole box. Radii beyond it are
+    /// capped to it (an L2 radius of 1e20 would otherwise overflow its square in `f32`).
+    pub fn diameter(self, values: usize, width: f32) -> f32 {
+        let values = values as f32;
+        match self {
+            Norm::Linf => width,
+            Norm::L2 => width * values.sqrt(),
+            Norm::L1 => width * values,
+        }
+    }
+
     /// Every norm, in the order they are usually listed.
     pub const ALL: [Norm; 3] = [Norm::Linf, Norm::L2, Norm::L1];
 

@@ -7,7 +7,12 @@ use crate::{Bounds, CoreError, Norm, Result};
 
 /// What the attacker tries to achieve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "targets")]
+#[serde(
+    rename_all = "snake_case",
+    tag = "kind",
+    content = "targets",
+    deny_unknown_fields
+)]
 pub enum Goal {
     /// Any wrong prediction.
     Untargeted,
@@ -15,6 +20,7 @@ pub enum Goal {
     Targeted(TargetSelection),
     /// Steer towards the target class but count any wrong prediction as success
     /// (ARES's `tm` goal).
+    #[serde(alias = "targeted-or-misclassified")]
     TargetedOrMisclassified(TargetSelection),
 }
 
@@ -46,6 +52,7 @@ pub enum TargetSelection {
     /// A uniformly random class other than the true one (seeded per sample).
     Random,
     /// The class the model finds least likely on the clean input.
+    #[serde(alias = "least-likely")]
     LeastLikely,
     /// The next class: `(label + 1) % classes`.
     Next,

@@ -46,9 +46,9 @@ pub use layers::ConvBn;
 pub use mlp::{Mlp, MlpConfig};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig, mnist_normalization};
 pub use model::{
-    ARCHITECTURES, Model, ModelConfig, export_weights, load_checkpoint, load_weights,
-    read_checkpoint_config, read_checkpoint_training, save_checkpoint, save_trained_checkpoint,
-    sidecar_path,
+    ARCHITECTURES, Model, ModelConfig, classes_in_weights, export_weights, load_checkpoint,
+    load_weights, read_checkpoint_config, read_checkpoint_training, save_checkpoint,
+    save_trained_checkpoint, sidecar_path,
 };
 pub use normalization::Normalization;
 pub use preact_resnet::{

@@ -472,6 +472,13 @@ pub fn save_trained_checkpoint(
     training: Option<&serde_json::Value>,
     path: &Path,
 ) -> Result<()> {
+    if WeightFormat::of(path)? != WeightFormat::Burn {
+        return Err(ModelError::checkpoint(
+            path,
+            "a checkpoint is a Burn record: its name must end in .bpk (its architecture goes \
+             into the .json beside it)",
+        ));
+    }
     let sidecar = sidecar_path(path);
     let mut value =
         serde_json::to_value(config).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
@@ -518,19 +525,43 @@ pub fn read_checkpoint_training(path: &Path) -> Result<Option<serde_json::Value>
 /// dicts, imported strictly with the architecture's [`key_mapping`](ModelConfig::key_mapping);
 /// anything else is a Burn record written by [`save_checkpoint`].
 pub fn load_weights(config: &ModelConfig, path: &Path, device: &Device) -> Result<Model> {
-    if !path.is_file() {
-        return Err(ModelError::checkpoint(path, "no such file"));
-    }
+    crate::weights::check_readable(path)?;
+    let format = WeightFormat::of(path)?;
     let model = config.init(device)?;
-    match WeightFormat::of(path) {
-        Ok(WeightFormat::Safetensors | WeightFormat::Pytorch) => {
+    match format {
+        WeightFormat::Safetensors | WeightFormat::Pytorch => {
             load_pytorch(model, path, &config.key_mapping()).map(|model| model.valid())
         }
-        _ => model
+        WeightFormat::Burn => model
             .try_load_file(path)
             .map(|model| model.valid())
-            .map_err(|e| ModelError::checkpoint(path, e)),
+            .map_err(|e| {
+                ModelError::checkpoint(path, format!("not a Burn record of this architecture: {e}"))
+            }),
     }
+}
+
+/// The class count the PyTorch weights file `path` was saved with for the built-in
+/// architecture `name` on images of shape `input`, read from the tensors whose shape follows
+/// the class count (the head); `None` when the file does not say (a Burn record, or no such
+/// tensor). Data whose labels stop short of the model's last class then still loads.
+pub fn classes_in_weights(
+    name: &str,
+    input: [usize; 3],
+    path: &Path,
+    device: &Device,
+) -> Result<Option<usize>> {
+    if WeightFormat::of(path)? == WeightFormat::Burn {
+        return Ok(None);
+    }
+    let two = ModelConfig::from_name(name, input, 2)?;
+    let three = ModelConfig::from_name(name, input, 3)?;
+    crate::weights::class_count_in_file(
+        &two.init(device)?,
+        &three.init(device)?,
+        path,
+        &two.key_mapping(),
+    )
 }
 
 /// Writes the weights of `model` (built from `config`) to `path` as a safetensors file with

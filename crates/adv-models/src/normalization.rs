@@ -7,6 +7,7 @@ use crate::{ModelError, Result};
 
 /// `(x - mean[c]) / std[c]` per channel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Normalization {
     /// Mean per channel.
     pub mean: Vec<f32>,
@@ -40,12 +41,22 @@ impl Normalization {
                 self.mean.len()
             ));
         }
-        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || self.mean.iter().any(|m| !m.is_finite())
+        if let Some(mean) = self.mean.iter().find(|m| !m.is_finite()) {
+            return bad(format!(
+                "normalization mean {mean} (of {:?}) must be finite",
+                self.mean
+            ));
+        }
+        // 1/std must be finite too: a denormal std such as 1e-45 divides to infinity.
+        if let Some(std) = self
+            .std
+            .iter()
+            .find(|s| !(s.is_finite() && **s > 0.0 && (1.0 / **s).is_finite()))
         {
             return bad(format!(
-                "normalization std {:?} must be positive and finite",
-                self.std
+                "normalization std {std:e} (of {:?}) must be positive, finite and at least {:e}",
+                self.std,
+                1.0 / f32::MAX
             ));
         }
         Ok(())

@@ -33,7 +33,8 @@ use burn::module::Module;
 use burn::store::pytorch_reader::PytorchReader;
 use burn::store::{
     ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, ModuleStore,
-    PyTorchToBurnAdapter, SafetensorsStore, bridge, burn_pack::Tensor as PackTensor,
+    PyTorchToBurnAdapter, SafetensorsStore, bridge,
+    burn_pack::{Bytes, DType, Tensor as PackTensor},
 };
 
 use crate::{ModelError, Result};
@@ -109,11 +110,27 @@ fn remapper(pairs: &[(String, String)]) -> Result<KeyRemapper> {
     .map_err(|e| ModelError::InvalidConfig(format!("bad key mapping: {e}")))
 }
 
+/// An error unless `path` is a file that can be opened, saying why not as the operating system
+/// does (no such file, a folder, a loop of symbolic links, no permission).
+pub(crate) fn check_readable(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => std::fs::File::open(path)
+            .map(|_| ())
+            .map_err(|e| ModelError::checkpoint(path, e)),
+        Ok(_) => Err(ModelError::checkpoint(
+            path,
+            "is a folder, not a weights file",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ModelError::checkpoint(path, "no such file"))
+        }
+        Err(e) => Err(ModelError::checkpoint(path, e)),
+    }
+}
+
 /// The tensors of a PyTorch checkpoint or safetensors file, keyed by their names in the file.
 fn read_tensors(path: &Path) -> Result<Vec<PackTensor>> {
-    if !path.is_file() {
-        return Err(ModelError::checkpoint(path, "no such file"));
-    }
+    crate::weights::check_readable(path)?;
     match WeightFormat::of(path)? {
         WeightFormat::Safetensors => {
             let mut store = SafetensorsStore::from_file(path);
@@ -137,6 +154,98 @@ fn read_tensors(path: &Path) -> Result<Vec<PackTensor>> {
             "a Burn record is not a PyTorch state dict; load it with `load_weights`",
         )),
     }
+}
+
+/// The float tensors of a file as `f32`, every value checked finite.
+///
+/// F16, BF16 and F64 tensors are converted (the networks compute in `f32`; a tensor of another
+/// float type would load and then fail at the first forward pass); a NaN or infinite value is
+/// an error naming the tensor, since it would give plausible-looking but meaningless outputs.
+/// Integer and boolean tensors pass unchanged. The second value counts the converted tensors
+/// by their original type.
+fn as_finite_f32(
+    tensors: Vec<PackTensor>,
+    path: &Path,
+) -> Result<(Vec<PackTensor>, BTreeMap<&'static str, usize>)> {
+    let mut converted = BTreeMap::new();
+    let mut out = Vec::with_capacity(tensors.len());
+    for tensor in tensors {
+        let kind = match tensor.dtype {
+            DType::F32 | DType::Flex32 => None,
+            DType::F16 => Some("F16"),
+            DType::BF16 => Some("BF16"),
+            DType::F64 => Some("F64"),
+            _ => {
+                out.push(tensor);
+                continue;
+            }
+        };
+        let (name, dtype, shape, id, bytes) = tensor
+            .into_parts()
+            .map_err(|e| ModelError::checkpoint(path, format!("a tensor cannot be read: {e}")))?;
+        let raw: &[u8] = &bytes;
+        let values: Vec<f32> = match dtype {
+            DType::F16 => raw
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            DType::BF16 => raw
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            // Values beyond f32's range become infinite and are refused below.
+            DType::F64 => raw
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            _ => raw
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+                .collect(),
+        };
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::checkpoint(
+                path,
+                format!(
+                    "tensor {name} holds a non-finite value ({} at flat index {index}{}): the \
+                     weights are broken",
+                    values[index],
+                    kind.map_or(String::new(), |k| format!(" after conversion from {k}")),
+                ),
+            ));
+        }
+        let bytes = match kind {
+            None => bytes,
+            Some(kind) => {
+                *converted.entry(kind).or_insert(0) += 1;
+                Bytes::from_bytes_vec(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            }
+        };
+        let dtype = if kind.is_some() { DType::F32 } else { dtype };
+        out.push(PackTensor::new(name, dtype, shape, id, bytes));
+    }
+    Ok((out, converted))
+}
+
+/// What loading `path` converts: e.g. "12 F16 tensors converted to f32", or `None` when every
+/// float tensor is already `f32` (also for a Burn record, which this crate writes in `f32`).
+pub fn float_conversion_note(path: &Path) -> Result<Option<String>> {
+    if WeightFormat::of(path)? == WeightFormat::Burn {
+        return Ok(None);
+    }
+    let (_, converted) = as_finite_f32(read_tensors(path)?, path)?;
+    if converted.is_empty() {
+        return Ok(None);
+    }
+    let kinds: Vec<String> = converted
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    Ok(Some(format!(
+        "{}: {} tensors converted to f32",
+        path.display(),
+        kinds.join(" and ")
+    )))
 }
 
 /// Steps 1 to 3 of the key mapping: unwrap, strip `module.`, drop `num_batches_tracked`.
@@ -197,6 +306,50 @@ fn pytorch_view<M: Module>(
         .zip(&torch)
         .map(|(b, t)| (b.name.clone(), (t.name.clone(), shape_of(t))))
         .collect())
+}
+
+/// The class count a PyTorch weights file was saved with: `two` and `three` are the same
+/// architecture built for two and for three classes, so a parameter whose shape differs between
+/// them follows the class count, and the file's tensor of that name gives it. `None` when no
+/// such tensor is in the file.
+pub(crate) fn class_count_in_file<M: Module>(
+    two: &M,
+    three: &M,
+    path: &Path,
+    mapping: &KeyMapping,
+) -> Result<Option<usize>> {
+    let dims = |module: &M| -> Result<BTreeMap<String, (String, Vec<usize>)>> {
+        let burn = module.collect(None, None, true);
+        let torch = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
+        let (torch, _) = remapper(&mapping.export_renames)?.remap(torch);
+        Ok(burn
+            .iter()
+            .zip(&torch)
+            .map(|(b, t)| {
+                (
+                    b.name.clone(),
+                    (t.name.clone(), t.shape.as_slice().to_vec()),
+                )
+            })
+            .collect())
+    };
+    let (small, large) = (dims(two)?, dims(three)?);
+    let model_paths: Vec<String> = small.keys().cloned().collect();
+    let tensors = unwrap_state_dict(read_tensors(path)?, &model_paths);
+    for (param, (name, a)) in &small {
+        let Some((_, b)) = large.get(param) else {
+            continue;
+        };
+        let Some(axis) = (0..a.len().min(b.len())).find(|&i| a[i] == 2 && b[i] == 3) else {
+            continue;
+        };
+        if let Some(tensor) = tensors.iter().find(|t| &t.name == name)
+            && tensor.shape.as_slice().len() == a.len()
+        {
+            return Ok(Some(tensor.shape.as_slice()[axis]));
+        }
+    }
+    Ok(None)
 }
 
 /// Turns an incomplete or inconsistent load into an error naming every offending tensor, with
@@ -273,7 +426,7 @@ fn check_complete(
 /// Fails, naming the tensors, when a parameter of the module is missing from the file, a tensor
 /// of the file has no place in the module, or shapes differ; the module is never partly loaded.
 pub fn load_pytorch<M: Module>(module: M, path: &Path, mapping: &KeyMapping) -> Result<M> {
-    let tensors = read_tensors(path)?;
+    let (tensors, _) = as_finite_f32(read_tensors(path)?, path)?;
     let expected = pytorch_view(&module, mapping)?;
     let model_paths: Vec<String> = expected.keys().cloned().collect();
     let tensors = unwrap_state_dict(tensors, &model_paths);

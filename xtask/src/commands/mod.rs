@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod fuzz;
 pub mod quickstart;
 pub mod reproduce;
 pub mod train_speed;

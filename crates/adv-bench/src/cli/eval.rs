@@ -109,6 +109,25 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     // Every attack, option and radius is checked before any file is read.
     let plan = plan(&args)?;
+    let data_path = Path::new(&args.data);
+    let sidecars: Vec<PathBuf> = args
+        .weights
+        .iter()
+        .map(|w| adv_models::sidecar_path(w))
+        .collect();
+    let mut inputs: Vec<(&str, &Path)> = vec![("--data", data_path)];
+    inputs.extend(args.labels.as_deref().map(|p| ("--labels", p)));
+    inputs.extend(args.arch.as_deref().map(|p| ("--arch", p)));
+    inputs.extend(args.weights.iter().map(|p| ("--weights", p.as_path())));
+    inputs.extend(
+        sidecars
+            .iter()
+            .map(|p| ("the --weights' architecture sidecar", p.as_path())),
+    );
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    outputs.extend(args.json.as_deref().map(|p| ("--json", p)));
+    outputs.extend(args.markdown.as_deref().map(|p| ("--markdown", p)));
+    adv_bench::check_distinct(&inputs, &outputs)?;
     let spec = args.backend.spec()?;
     let device = spec.device()?;
     let source = DataSource::parse(&args.data, args.labels.as_deref());

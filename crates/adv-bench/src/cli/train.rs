@@ -1,7 +1,7 @@
 //! `adv-bench train`: training with any objective, saved as a checkpoint whose sidecar records
 //! every setting; a killed run resumes from its last epoch.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use adv_bench::{BenchError, DataSource, Progress, Result};
 use adv_defenses::{
@@ -112,6 +112,22 @@ fn config(args: &TrainArgs) -> Result<TrainConfig> {
 pub fn run(args: TrainArgs) -> Result<()> {
     // Every setting is checked before any file is read.
     let config = config(&args)?;
+    if adv_models::weights::WeightFormat::of(&args.out).ok()
+        != Some(adv_models::weights::WeightFormat::Burn)
+    {
+        return Err(BenchError::InvalidArgument(format!(
+            "--out {}: a checkpoint is a Burn record, name it NAME.bpk (its settings go into \
+             NAME.json beside it)",
+            args.out.display()
+        )));
+    }
+    let sidecar = sidecar_path(&args.out);
+    let mut inputs: Vec<(&str, &Path)> = vec![("--data", Path::new(&args.data))];
+    inputs.extend(args.labels.as_deref().map(|p| ("--labels", p)));
+    adv_bench::check_distinct(
+        &inputs,
+        &[("--out", &args.out), ("--out's settings file", &sidecar)],
+    )?;
     let spec = args.backend.spec()?;
     let device = spec.device()?;
     let source = DataSource::parse(&args.data, args.labels.as_deref());

@@ -2,6 +2,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::{CoreError, Result};
 
+/// The most classes a data set may have: a label at or above it is refused as corrupt (it would
+/// otherwise size a model's head, or overflow the 32-bit integers some backends hold labels in).
+pub const MAX_CLASSES: usize = 1 << 20;
+
 /// Labelled images held in memory: `f32` values in `[0, 1]`, NCHW order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
@@ -42,10 +46,22 @@ impl Dataset {
                 labels.len()
             )));
         }
-        if let Some(bad) = labels.iter().find(|&&label| label >= num_classes) {
-            return Err(CoreError::InvalidArgument(format!(
-                "label {bad} is out of range for {num_classes} classes"
-            )));
+        if let Some((sample, &label)) = labels
+            .iter()
+            .enumerate()
+            .find(|&(_, &label)| label >= num_classes.min(MAX_CLASSES))
+        {
+            return Err(CoreError::InvalidArgument(if label >= MAX_CLASSES {
+                format!(
+                    "label {label} of sample {sample} is not a class index (at most {} are \
+                     supported)",
+                    MAX_CLASSES - 1
+                )
+            } else {
+                format!(
+                    "label {label} of sample {sample} is out of range for {num_classes} classes"
+                )
+            }));
         }
         if let Some(bad) = images.iter().find(|v| !(0.0..=1.0).contains(*v)) {
             return Err(CoreError::InvalidArgument(format!(

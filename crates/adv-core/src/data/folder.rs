@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, GenericImageView, ImageReader};
+use image::{DynamicImage, ImageReader};
 
 use super::Dataset;
 use super::load::{class_count, dataset};
@@ -34,12 +34,56 @@ pub fn load_image_folder_with_classes(dir: &Path, num_classes: Option<usize>) ->
     if files.is_empty() {
         return Err(CoreError::data(dir, "contains no PNG or JPEG images"));
     }
-    let decoded = files
+    // Sizes and colour from the headers first, so nothing is decoded (a decompression bomb
+    // never allocated) before the whole folder's memory is known and reserved.
+    let headers = files
         .iter()
-        .map(|(path, _)| decode(path))
+        .map(|(path, _)| header(path))
         .collect::<Result<Vec<_>>>()?;
-    let (images, channels) = pixels(&files, &decoded)?;
-    let (width, height) = decoded[0].dimensions();
+    let (width, height) = (headers[0].0, headers[0].1);
+    if let Some(((path, _), &(w, h, _))) = files
+        .iter()
+        .zip(&headers)
+        .find(|&(_, &(w, h, _))| (w, h) != (width, height))
+    {
+        return Err(CoreError::data(
+            path,
+            format!(
+                "is {w}x{h} but {} is {width}x{height}: all images must have the same size",
+                files[0].0.display()
+            ),
+        ));
+    }
+    let channels = if headers.iter().any(|&(_, _, colour)| colour) {
+        3
+    } else {
+        1
+    };
+    let per_image = channels * width as usize * height as usize;
+    let total = per_image
+        .checked_mul(files.len())
+        .filter(|&n| n <= MAX_VALUES);
+    let mut images: Vec<f32> = Vec::new();
+    if total.is_none_or(|n| images.try_reserve_exact(n).is_err()) {
+        return Err(CoreError::data(
+            dir,
+            format!(
+                "its {} images of {width}x{height} would take {:.1} GiB as floats: too large \
+                 to hold in memory",
+                files.len(),
+                (per_image as f64) * (files.len() as f64) * 4.0 / f64::from(1u32 << 30)
+            ),
+        ));
+    }
+    for (path, _) in &files {
+        let image = decode(path)?;
+        let raw = if channels == 3 {
+            image.to_rgb8().into_raw()
+        } else {
+            image.to_luma8().into_raw()
+        };
+        push_chw(&raw, channels, &mut images);
+    }
     let labels: Vec<usize> = files.iter().map(|&(_, label)| label).collect();
     let out_of_range = num_classes.and_then(|n| files.iter().find(|&&(_, label)| label >= n));
     let blamed = out_of_range.map_or(dir, |(path, _)| path);
@@ -51,37 +95,6 @@ pub fn load_image_folder_with_classes(dir: &Path, num_classes: Option<usize>) ->
         [channels, height as usize, width as usize],
         classes,
     )
-}
-
-/// The images' values in NCHW order and their number of channels: all in RGB if any has
-/// colour, else in grayscale.
-fn pixels(files: &[(PathBuf, usize)], decoded: &[DynamicImage]) -> Result<(Vec<f32>, usize)> {
-    let channels = if decoded.iter().any(|i| i.color().has_color()) {
-        3
-    } else {
-        1
-    };
-    let (first_path, first) = (&files[0].0, &decoded[0]);
-    let mut values = Vec::new();
-    for ((path, _), image) in files.iter().zip(decoded) {
-        if image.dimensions() != first.dimensions() {
-            let ((w, h), (fw, fh)) = (image.dimensions(), first.dimensions());
-            return Err(CoreError::data(
-                path,
-                format!(
-                    "is {w}x{h} but {} is {fw}x{fh}: all images must have the same size",
-                    first_path.display()
-                ),
-            ));
-        }
-        let raw = if channels == 3 {
-            image.to_rgb8().into_raw()
-        } else {
-            image.to_luma8().into_raw()
-        };
-        push_chw(&raw, channels, &mut values);
-    }
-    Ok((values, channels))
 }
 
 /// Appends an HWC image of `channels` channels to `out` in CHW order, scaled to `[0, 1]`.
@@ -96,10 +109,41 @@ fn push_chw(raw: &[u8], channels: usize, out: &mut Vec<f32>) {
     }
 }
 
-fn decode(path: &Path) -> Result<DynamicImage> {
-    ImageReader::open(path)
+/// The most values (pixels times channels) a folder may hold: 2^31, 8 GiB as floats.
+const MAX_VALUES: usize = 1 << 31;
+
+/// The side a single image may have at most, in pixels.
+const MAX_SIDE: u32 = 1 << 14;
+
+/// A reader of the image at `path` that refuses images larger than [`MAX_SIDE`] a side, or
+/// needing more than the image crate's default allocation limit, before decoding them.
+fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::File>>> {
+    let mut reader = ImageReader::open(path)
         .and_then(ImageReader::with_guessed_format)
-        .map_err(|e| CoreError::io(path, e))?
+        .map_err(|e| CoreError::io(path, e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
+    Ok(reader)
+}
+
+/// Width, height and whether the image has colour, from its header only.
+fn header(path: &Path) -> Result<(u32, u32, bool)> {
+    let bad = |e: image::ImageError| CoreError::data(path, format!("cannot decode the image: {e}"));
+    let decoder = reader(path)?.into_decoder().map_err(bad)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(CoreError::data(
+            path,
+            format!("is {w}x{h}: images are read up to {MAX_SIDE} pixels a side"),
+        ));
+    }
+    Ok((w, h, image::ImageDecoder::color_type(&decoder).has_color()))
+}
+
+fn decode(path: &Path) -> Result<DynamicImage> {
+    reader(path)?
         .decode()
         .map_err(|e| CoreError::data(path, format!("cannot decode the image: {e}")))
 }
@@ -284,5 +328,45 @@ mod tests {
             &dir.path().join("b_4.png"),
             "out of range for 4 classes",
         );
+    }
+
+    /// A real 1x1 PNG whose header then claims `w`x`h` (CRC fixed): a decompression bomb's
+    /// header, without its megabytes.
+    fn claiming(w: u32, h: u32) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        gray(1, 1, 7)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        // Signature (8), IHDR length (4), "IHDR" (4), width, height, ..., CRC of type + data.
+        bytes[16..20].copy_from_slice(&w.to_be_bytes());
+        bytes[20..24].copy_from_slice(&h.to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn huge_images_are_refused_from_their_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("bomb_0.png"), &claiming(20_000, 20_000));
+        assert_data_error(
+            load_image_folder(dir.path()),
+            &dir.path().join("bomb_0.png"),
+            "20000x20000",
+        );
+        // Each image under the side limit, together more than a folder may hold: refused
+        // before any is decoded.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..9 {
+            write(
+                &dir.path().join(format!("big_{i}.png")),
+                &claiming(16_384, 16_384),
+            );
+        }
+        assert_data_error(load_image_folder(dir.path()), dir.path(), "too large");
     }
 }

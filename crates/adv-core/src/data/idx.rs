@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::Dataset;
-use super::load::{dataset, read_file};
+use super::load::{dataset, read_bounded, read_head};
 use crate::{CoreError, Result};
 
 /// Magic number of an IDX file of unsigned bytes with 3 dimensions (images).
@@ -22,9 +22,9 @@ const NUM_CLASSES: usize = 10;
 ///
 /// Images get shape `[1, H, W]` and values `pixel / 255`; the data set has 10 classes.
 pub fn load_idx(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
-    let image_bytes = read_file(images_path)?;
+    let image_bytes = read_idx(images_path, IMAGES_MAGIC)?;
     let (dims, pixels) = parse(&image_bytes, images_path, IMAGES_MAGIC)?;
-    let label_bytes = read_file(labels_path)?;
+    let label_bytes = read_idx(labels_path, LABELS_MAGIC)?;
     let (label_dims, raw_labels) = parse(&label_bytes, labels_path, LABELS_MAGIC)?;
     let (count, height, width) = (dims[0], dims[1], dims[2]);
     if label_dims[0] != count {
@@ -52,6 +52,38 @@ pub fn load_idx(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
     let images = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
     let labels = raw_labels.iter().map(|&l| usize::from(l)).collect();
     dataset(images_path, images, labels, [1, height, width], NUM_CLASSES)
+}
+
+/// The most data bytes an IDX file may declare: 2^31 (8 GiB once converted to floats).
+const MAX_DATA_BYTES: u64 = 1 << 31;
+
+/// The bytes of the IDX file at `path`, read only as far as its header declares (plus one byte,
+/// so [`parse`] sees trailing data): a header promising more than [`MAX_DATA_BYTES`], or a gzip
+/// stream that inflates beyond its header, is refused before it is decompressed.
+fn read_idx(path: &Path, magic: u32) -> Result<Vec<u8>> {
+    let header_len = 4 * (1 + u64::from(magic & 0xff));
+    let head = read_head(path, header_len)?;
+    if head.len() as u64 == header_len && head[..4] == magic.to_be_bytes() {
+        let data: u64 = head[4..]
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|&w| u64::from(u32::from_be_bytes(w)))
+            .try_fold(1u64, u64::checked_mul)
+            .unwrap_or(u64::MAX);
+        if data > MAX_DATA_BYTES {
+            return Err(CoreError::data(
+                path,
+                format!(
+                    "its header declares {data} bytes of data, more than the {MAX_DATA_BYTES} read"
+                ),
+            ));
+        }
+        let (bytes, _) = read_bounded(path, header_len + data + 1)?;
+        return Ok(bytes);
+    }
+    // A wrong magic number or a short file: `parse` names the problem.
+    Ok(head)
 }
 
 /// Checks that `bytes` is an IDX file with magic number `magic` holding exactly the data its
@@ -102,10 +134,7 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, magic: u32) -> Result<(Vec<usize>, &'
     if data.len() > expected {
         return Err(CoreError::data(
             path,
-            format!(
-                "{} bytes after the {expected} bytes of data the header {dims:?} promises",
-                data.len() - expected
-            ),
+            format!("more data after the {expected} bytes the header {dims:?} promises"),
         ));
     }
     Ok((dims, data))
@@ -184,7 +213,7 @@ mod tests {
         let mut long = labels(&[1]);
         long.push(0);
         let (dir, result) = load(&images(1, 2, 2), &long);
-        assert_data_error(result, &dir.path().join("y.idx"), "1 bytes after");
+        assert_data_error(result, &dir.path().join("y.idx"), "more data after");
     }
 
     #[test]
@@ -201,5 +230,31 @@ mod tests {
     fn label_out_of_range_is_an_error() {
         let (dir, result) = load(&images(2, 2, 2), &labels(&[1, 10]));
         assert_data_error(result, &dir.path().join("y.idx"), "label 10 of sample 1");
+    }
+
+    #[test]
+    fn a_header_promising_too_much_is_refused_before_decompressing() {
+        let dir = tempfile::tempdir().unwrap();
+        // 60000 images of 1000x1000 declared, a few bytes of data, gzip: refused from the
+        // header, nothing inflated.
+        let mut bytes = header(IMAGES_MAGIC, &[60_000, 1000, 1000]);
+        bytes.extend([0u8; 64]);
+        let images = dir.path().join("x.idx.gz");
+        write(&images, &gzip(&bytes));
+        let labels = dir.path().join("y.idx");
+        let mut label_bytes = header(LABELS_MAGIC, &[1]);
+        label_bytes.push(0);
+        write(&labels, &label_bytes);
+        assert_data_error(load_idx(&images, &labels), &images, "more than");
+        // A gzip stream inflating far past its header: read only as far as the header says.
+        let mut bytes = images_with_extra(1, 2, 2, 50_000_000);
+        write(&images, &gzip(&bytes));
+        assert_data_error(load_idx(&images, &labels), &images, "more data after");
+    }
+
+    fn images_with_extra(n: u32, h: u32, w: u32, extra: usize) -> Vec<u8> {
+        let mut bytes = images(n, h, w);
+        bytes.resize(bytes.len() + extra, 0);
+        bytes
     }
 }

@@ -132,6 +132,19 @@ pub(super) fn read_file(path: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// At most `limit` bytes of `path` (decompressed if it is gzip) and whether there was more:
+/// a file, or a gzip stream, is never read past what its header declared.
+pub(super) fn read_bounded(path: &Path, limit: u64) -> Result<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| stream_error(path, e))?;
+    let more = out.len() as u64 > limit;
+    out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((out, more))
+}
+
 /// Decompresses `bytes` if they are gzip; `path` names them in errors.
 pub(super) fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -142,7 +155,7 @@ pub(super) fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The first `count` bytes of `path` (fewer if it is shorter), decompressed if it is gzip.
-fn read_head(path: &Path, count: u64) -> Result<Vec<u8>> {
+pub(super) fn read_head(path: &Path, count: u64) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     open(path)?
         .take(count)
