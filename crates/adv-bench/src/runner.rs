@@ -12,7 +12,7 @@ use adv_core::{Dataset, DeviceSpec};
 use adv_defenses::train;
 use adv_models::{Combine, Model, ModelConfig, load_checkpoint};
 
-use crate::evaluate::{CheckedPlan, check_model_fits};
+use crate::evaluate::{CheckedPlan, check_model_fits, radius_notes};
 use crate::journal::{Header, Journal, Shard, read};
 use crate::models::{ArchitectureChoice, LoadedModel, ensemble, load_model, with_normalization};
 use crate::report::{RunContext, to_json, write_file};
@@ -78,6 +78,14 @@ pub fn run_suite(suite: &Suite, options: &SuiteRunOptions) -> Result<SuiteOutcom
     let datasets = load_datasets(suite)?;
     let evaluations = suite.evaluations()?;
     let plans = checked_plans(&evaluations)?;
+    let mut notes: Vec<String> = evaluations
+        .iter()
+        .flat_map(|e| radius_notes(&e.plan, &datasets[&suite.models[e.model].data]))
+        .collect();
+    notes.dedup();
+    for note in notes {
+        eprintln!("note: {note}");
+    }
     let mut done = collect(suite, &evaluations, &plans, &datasets, records)?;
     // Positions count every unit of the suite, so that shards partition the whole grid.
     let mut position = 0;

@@ -117,6 +117,9 @@ fn clean_accuracy(args: &[&str], json: &Path) -> f64 {
     read_json(json)["clean_accuracy"].as_f64().unwrap()
 }
 
+/// Writes one f32 value in another float type.
+type Encoder = Box<dyn Fn(f32) -> Vec<u8>>;
+
 /// Defect 2: F16, BF16 and F64 weights load as f32 (with a note), and give the f32 result;
 /// defect 3: a NaN weight is refused naming the tensor.
 #[test]
@@ -142,7 +145,7 @@ fn float_types_convert_and_non_finite_weights_are_refused() {
         let args = eval(&safetensors);
         clean_accuracy(&args.iter().map(String::as_str).collect::<Vec<_>>(), &json)
     };
-    let kinds: [(&str, Box<dyn Fn(f32) -> Vec<u8>>, f64); 3] = [
+    let kinds: [(&str, Encoder, f64); 3] = [
         (
             "F64",
             Box::new(|v| f64::from(v).to_le_bytes().to_vec()),

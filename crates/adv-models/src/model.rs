@@ -487,10 +487,30 @@ pub fn save_trained_checkpoint(
     }
     let json =
         serde_json::to_string_pretty(&value).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
-    std::fs::write(&sidecar, json).map_err(|e| ModelError::checkpoint(&sidecar, e))?;
-    model
-        .save_file(path)
-        .map_err(|e| ModelError::checkpoint(path, e))
+    // Both files written under temporary names beside their places and renamed, the weights
+    // last: a kill or a full disk never leaves a truncated checkpoint, nor truncates an
+    // earlier one.
+    let partial = path.with_extension(format!("{}.partial.bpk", std::process::id()));
+    let partial_sidecar = sidecar_path(&partial);
+    let result = std::fs::write(&partial_sidecar, json)
+        .map_err(|e| ModelError::checkpoint(&sidecar, e))
+        .and_then(|()| {
+            model
+                .save_file(&partial)
+                .map_err(|e| ModelError::checkpoint(path, e))
+        })
+        .and_then(|()| {
+            std::fs::rename(&partial_sidecar, &sidecar)
+                .map_err(|e| ModelError::checkpoint(&sidecar, e))
+        })
+        .and_then(|()| {
+            std::fs::rename(&partial, path).map_err(|e| ModelError::checkpoint(path, e))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+        let _ = std::fs::remove_file(&partial_sidecar);
+    }
+    result
 }
 
 fn read_sidecar(path: &Path) -> Result<serde_json::Value> {

@@ -109,29 +109,32 @@ fn push_chw(raw: &[u8], channels: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// The most values (pixels times channels) a folder may hold: 2^31, 8 GiB as floats.
-const MAX_VALUES: usize = 1 << 31;
+/// The most values (pixels times channels) a folder may hold: 2^30, 4 GiB as floats.
+const MAX_VALUES: usize = 1 << 30;
 
 /// The side a single image may have at most, in pixels.
 const MAX_SIDE: u32 = 1 << 14;
 
 /// A reader of the image at `path` that refuses images larger than [`MAX_SIDE`] a side, or
 /// needing more than the image crate's default allocation limit, before decoding them.
-fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::File>>> {
+fn reader(path: &Path, side_limit: bool) -> Result<ImageReader<std::io::BufReader<std::fs::File>>> {
     let mut reader = ImageReader::open(path)
         .and_then(ImageReader::with_guessed_format)
         .map_err(|e| CoreError::io(path, e))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    reader.limits(limits);
+    if side_limit {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        reader.limits(limits);
+    }
     Ok(reader)
 }
 
 /// Width, height and whether the image has colour, from its header only.
 fn header(path: &Path) -> Result<(u32, u32, bool)> {
     let bad = |e: image::ImageError| CoreError::data(path, format!("cannot decode the image: {e}"));
-    let decoder = reader(path)?.into_decoder().map_err(bad)?;
+    // The header alone (the sides are checked below, with the sizes in the message).
+    let decoder = reader(path, false)?.into_decoder().map_err(bad)?;
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
     if w > MAX_SIDE || h > MAX_SIDE {
         return Err(CoreError::data(
@@ -143,7 +146,7 @@ fn header(path: &Path) -> Result<(u32, u32, bool)> {
 }
 
 fn decode(path: &Path) -> Result<DynamicImage> {
-    reader(path)?
+    reader(path, true)?
         .decode()
         .map_err(|e| CoreError::data(path, format!("cannot decode the image: {e}")))
 }

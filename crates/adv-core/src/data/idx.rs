@@ -247,7 +247,7 @@ mod tests {
         write(&labels, &label_bytes);
         assert_data_error(load_idx(&images, &labels), &images, "more than");
         // A gzip stream inflating far past its header: read only as far as the header says.
-        let mut bytes = images_with_extra(1, 2, 2, 50_000_000);
+        let bytes = images_with_extra(1, 2, 2, 50_000_000);
         write(&images, &gzip(&bytes));
         assert_data_error(load_idx(&images, &labels), &images, "more data after");
     }
