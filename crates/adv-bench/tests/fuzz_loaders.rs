@@ -8,7 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
 use adv_core::burn::tensor::Device;
+use common::npy;
 use proptest::prelude::*;
 
 /// The most memory the test process may hold at once; an allocation beyond it fails, and an
@@ -139,19 +142,6 @@ fn load_seed(seed: &[u8], name: &str, load: &impl Fn(&Path) -> bool) -> bool {
     load(&file)
 }
 
-fn npy(descr: &str, shape: &str, raw: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(raw);
-    bytes
-}
-
 /// Writes `bytes` beside `file` under `name` and returns its path.
 fn beside(file: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let other = file.with_file_name(name);
@@ -168,15 +158,12 @@ fn npy_images_and_labels() {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let (x, y) = (
-        npy("<f4", "(4, 6, 6)", &images),
-        npy("<i8", "(4,)", &labels),
-    );
+    let (x, y) = (npy("<f4", &[4, 6, 6], &images), npy("<i8", &[4], &labels));
     let y2 = y.clone();
     fuzz(x, "x.npy", move |file| {
         adv_core::data::load_npy(file, &beside(file, "y.npy", &y2)).is_ok()
     });
-    let x = npy("<f4", "(4, 6, 6)", &images);
+    let x = npy("<f4", &[4, 6, 6], &images);
     fuzz(y, "y.npy", move |file| {
         adv_core::data::load_npy(&beside(file, "x.npy", &x), file).is_ok()
     });

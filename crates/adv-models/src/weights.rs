@@ -298,13 +298,22 @@ fn pytorch_view<M: Module>(
     module: &M,
     mapping: &KeyMapping,
 ) -> Result<BTreeMap<String, (String, String)>> {
+    parameters(module, mapping, shape_of)
+}
+
+/// Each parameter of the model by its Burn path, with its PyTorch name and `describe` of it.
+fn parameters<M: Module, T>(
+    module: &M,
+    mapping: &KeyMapping,
+    describe: impl Fn(&PackTensor) -> T,
+) -> Result<BTreeMap<String, (String, T)>> {
     let burn = module.collect(None, None, true);
     let torch = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
     let (torch, _) = remapper(&mapping.export_renames)?.remap(torch);
     Ok(burn
         .iter()
         .zip(&torch)
-        .map(|(b, t)| (b.name.clone(), (t.name.clone(), shape_of(t))))
+        .map(|(b, t)| (b.name.clone(), (t.name.clone(), describe(t))))
         .collect())
 }
 
@@ -318,21 +327,7 @@ pub(crate) fn class_count_in_file<M: Module>(
     path: &Path,
     mapping: &KeyMapping,
 ) -> Result<Option<usize>> {
-    let dims = |module: &M| -> Result<BTreeMap<String, (String, Vec<usize>)>> {
-        let burn = module.collect(None, None, true);
-        let torch = module.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
-        let (torch, _) = remapper(&mapping.export_renames)?.remap(torch);
-        Ok(burn
-            .iter()
-            .zip(&torch)
-            .map(|(b, t)| {
-                (
-                    b.name.clone(),
-                    (t.name.clone(), t.shape.as_slice().to_vec()),
-                )
-            })
-            .collect())
-    };
+    let dims = |module: &M| parameters(module, mapping, |t| t.shape.as_slice().to_vec());
     let (small, large) = (dims(two)?, dims(three)?);
     let model_paths: Vec<String> = small.keys().cloned().collect();
     let tensors = unwrap_state_dict(read_tensors(path)?, &model_paths);
