@@ -589,3 +589,71 @@ fn cli_and_suite_training_share_their_defaults() {
     assert!(from_cli.is_object(), "{from_cli}");
     assert_eq!(from_cli, from_suite);
 }
+
+/// A real 1x1 PNG whose header claims `side`x`side` (CRC fixed): a decompression bomb's header.
+fn png_claiming(side: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::GrayImage::from_pixel(1, 1, image::Luma([7]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes[16..20].copy_from_slice(&side.to_be_bytes());
+    bytes[20..24].copy_from_slice(&side.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    bytes
+}
+
+/// Defect 8: decompression bombs are refused from their headers, before any decoding: a PNG
+/// folder too large to hold, a PNG too large a side, a gzip IDX whose header promises too much.
+#[test]
+fn decompression_bombs_are_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bpk, _) = trained(dir.path());
+    let eval = |data: &Path, needle: &str| {
+        assert_one_line_error(
+            &[
+                "eval",
+                "--weights",
+                path(&bpk),
+                "--data",
+                path(data),
+                "--attack",
+                "fgsm",
+            ],
+            needle,
+        );
+    };
+    let folder = dir.path().join("bombs");
+    std::fs::create_dir(&folder).unwrap();
+    for i in 0..8 {
+        std::fs::write(
+            folder.join(format!("bomb_{i}_{}.png", i % 2)),
+            png_claiming(14_000),
+        )
+        .unwrap();
+    }
+    eval(&folder, "too large to hold in memory");
+    let one = dir.path().join("one");
+    std::fs::create_dir(&one).unwrap();
+    std::fs::write(one.join("big_0.png"), png_claiming(40_000)).unwrap();
+    eval(&one, "40000x40000");
+    // IDX images claiming 60,000 images of 2,000 x 2,000 (gzip), and a real labels file.
+    let mut header = 0x0803u32.to_be_bytes().to_vec();
+    for d in [60_000u32, 2_000, 2_000] {
+        header.extend(d.to_be_bytes());
+    }
+    header.extend([0u8; 100]);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &header).unwrap();
+    let images = dir.path().join("x-images-idx3-ubyte.gz");
+    std::fs::write(&images, encoder.finish().unwrap()).unwrap();
+    let mut labels = 0x0801u32.to_be_bytes().to_vec();
+    labels.extend(1u32.to_be_bytes());
+    labels.push(0);
+    std::fs::write(dir.path().join("x-labels-idx1-ubyte.gz"), &labels).unwrap();
+    eval(&images, "more than");
+}
