@@ -20,6 +20,7 @@ fn attacks() -> Vec<AttackConfig> {
         ("search-steps", "3"),
         ("restarts", "2"),
         ("queries", "40"),
+        ("samples", "4"),
     ];
     registry()
         .into_iter()
@@ -150,16 +151,21 @@ proptest! {
         let options = RunOptions { seed, ..Default::default() };
         for attack in attacks().iter().filter(|a| a.info().norms.contains(&norm)) {
             let whole = run(attack, &model, &batch(&x0, &labels, dims), &threat, &options);
+            let whole_success = whole.success.clone();
             let whole = to_floats(whole.adversarials);
             for i in 0..n {
                 let mut row = batch(&x0[i * dims..(i + 1) * dims], &labels[i..i + 1], dims);
                 row.ids = vec![i as u64];
                 let alone = run(attack, &model, &row, &threat, &options);
+                prop_assert_eq!(alone.success[0], whole_success[i], "{} row {}", attack.label(), i);
                 let alone = to_floats(alone.adversarials);
-                for j in 0..dims {
-                    prop_assert!((alone[j] - whole[i * dims + j]).abs() <= 1e-6, "{} row {i}", attack.label());
-                }
                 prop_assert_eq!(alone.len(), dims);
+                let equal = (0..dims).all(|j| (alone[j] - whole[i * dims + j]).abs() <= 1e-6);
+                // LibTorch's batched matmul rounds a batch of n differently from a batch of one
+                // in the last bits, and an attack's discrete choices (APGD's step halving, the
+                // best restart) can turn on those bits: there the verdict must agree (above) and
+                // the examples may differ. On flex the rows are bit-for-bit independent.
+                prop_assert!(equal || cfg!(feature = "tch"), "{} row {i}", attack.label());
             }
         }
     }
