@@ -30,7 +30,7 @@ pub enum StepSize {
 }
 
 impl StepSize {
-    fn check(self, attack: &str) -> Result<()> {
+    pub(crate) fn check(self, attack: &str) -> Result<()> {
         match self {
             StepSize::Absolute(value) | StepSize::Relative(value)
                 if !(value.is_finite() && value > 0.0) =>
@@ -41,6 +41,16 @@ impl StepSize {
                 ))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The length for a sample of radius `epsilon` in a run of `steps` steps, on the host.
+    pub(crate) fn length(self, epsilon: f32, steps: usize) -> f32 {
+        match self {
+            StepSize::Absolute(value) => value,
+            StepSize::Relative(fraction) => epsilon * fraction,
+            StepSize::Auto => epsilon * (2.5 / steps as f32),
+            StepSize::EpsOverSteps => epsilon * (1.0 / steps as f32),
         }
     }
 

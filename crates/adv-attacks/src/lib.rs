@@ -81,4 +81,5 @@ attacks! {
     square,
     autoattack,
     noise,
+    nes,
 }
