@@ -82,4 +82,5 @@ attacks! {
     autoattack,
     noise,
     nes,
+    spsa,
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use adv_attacks::{Attack, NesConfig, PgdConfig, RunOptions, attack_batch};
+use adv_attacks::{
+    AdamStepSize, Attack, NesConfig, PgdConfig, RunOptions, SpsaConfig, StepSize, attack_batch,
+};
 use adv_core::{Budget, Counted, Norm, ThreatModel};
 use common::{Linear, batch, pseudo_random};
 use proptest::prelude::*;
@@ -71,6 +73,14 @@ proptest! {
         let nes = NesConfig { samples, queries: per_step * steps, ..Default::default() }.init().unwrap();
         spends_exactly_its_steps(&nes, norm, budget, per_step, steps);
     }
+
+    #[test]
+    fn spsa_never_spends_more_than_the_budget(norm in norm(), budget in 1u64..60, pairs in 1usize..5, steps in 1u64..8) {
+        let samples = 2 * pairs;
+        let per_step = samples as u64 + 1;
+        let spsa = SpsaConfig { samples, queries: per_step * steps, ..Default::default() }.init().unwrap();
+        spends_exactly_its_steps(&spsa, norm, budget, per_step, steps);
+    }
 }
 
 /// Ten 12-dimensional samples of a four-class linear model, all classified as labelled.
@@ -108,8 +118,9 @@ fn robust_accuracy(attack: &dyn Attack, norm: Norm, eps: f32) -> f32 {
 /// of the samples robust.
 const RADII: [(Norm, f32); 2] = [(Norm::Linf, 0.2), (Norm::L2, 0.6)];
 
-/// From 100% clean accuracy down to at most 20%, and within 10 points of white-box PGD.
-fn lowers_the_accuracy_like_pgd(attack: &dyn Attack) {
+/// From 100% clean accuracy down to at most 20%, and within 10 points of white-box PGD;
+/// `attack` gives the attack for each norm.
+fn lowers_the_accuracy_like_pgd(attack: impl Fn(Norm) -> Box<dyn Attack>) {
     let pgd = PgdConfig {
         steps: 50,
         ..Default::default()
@@ -117,7 +128,8 @@ fn lowers_the_accuracy_like_pgd(attack: &dyn Attack) {
     .init()
     .unwrap();
     for (norm, eps) in RADII {
-        let accuracy = robust_accuracy(attack, norm, eps);
+        let attack = attack(norm);
+        let accuracy = robust_accuracy(attack.as_ref(), norm, eps);
         let white_box = robust_accuracy(&pgd, norm, eps);
         assert!(
             accuracy <= 0.2 && accuracy <= white_box + 0.1,
@@ -129,12 +141,32 @@ fn lowers_the_accuracy_like_pgd(attack: &dyn Attack) {
 
 #[test]
 fn nes_lowers_the_accuracy_of_a_linear_model() {
-    let nes = NesConfig {
-        samples: 20,
-        queries: 21 * 30,
-        ..Default::default()
-    }
-    .init()
-    .unwrap();
-    lowers_the_accuracy_like_pgd(&nes);
+    lowers_the_accuracy_like_pgd(|_| {
+        let nes = NesConfig {
+            samples: 20,
+            queries: 21 * 30,
+            ..Default::default()
+        };
+        Box::new(nes.init().unwrap())
+    });
+}
+
+/// The default learning rate at Linf; at L2 the reference's `0.005 * eps` is sized for
+/// CIFAR-10's 3072 dimensions (Adam moves every coordinate by about the learning rate), and
+/// these 12 take a larger one.
+#[test]
+fn spsa_lowers_the_accuracy_of_a_linear_model() {
+    lowers_the_accuracy_like_pgd(|norm| {
+        let step_size = match norm {
+            Norm::Linf => AdamStepSize::ByNorm,
+            _ => AdamStepSize::Fixed(StepSize::Relative(0.05)),
+        };
+        let spsa = SpsaConfig {
+            samples: 20,
+            queries: 21 * 30,
+            step_size,
+            ..Default::default()
+        };
+        Box::new(spsa.init().unwrap())
+    });
 }
