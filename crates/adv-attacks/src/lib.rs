@@ -83,4 +83,5 @@ attacks! {
     noise,
     nes,
     spsa,
+    zoo,
 }

@@ -4,7 +4,8 @@
 mod common;
 
 use adv_attacks::{
-    AdamStepSize, Attack, NesConfig, PgdConfig, RunOptions, SpsaConfig, StepSize, attack_batch,
+    AdamStepSize, Attack, NesConfig, PgdConfig, RunOptions, SpsaConfig, StepSize, ZooConfig,
+    attack_batch,
 };
 use adv_core::{Budget, Counted, Norm, ThreatModel};
 use common::{Linear, batch, pseudo_random};
@@ -81,6 +82,15 @@ proptest! {
         let spsa = SpsaConfig { samples, queries: per_step * steps, ..Default::default() }.init().unwrap();
         spends_exactly_its_steps(&spsa, norm, budget, per_step, steps);
     }
+
+    /// At most three coordinates, so that each step spends its full `2 * coordinates + 1` on
+    /// the three-value inputs; also over binary-search steps.
+    #[test]
+    fn zoo_never_spends_more_than_the_budget(budget in 1u64..60, coordinates in 1usize..4, steps in 1u64..8, search_steps in 1usize..3) {
+        let per_step = 2 * coordinates as u64 + 1;
+        let zoo = ZooConfig { coordinates, steps: steps as usize, search_steps, ..Default::default() }.init().unwrap();
+        spends_exactly_its_steps(&zoo, Norm::L2, budget, per_step, steps * search_steps as u64);
+    }
 }
 
 /// Ten 12-dimensional samples of a four-class linear model, all classified as labelled.
@@ -129,6 +139,9 @@ fn lowers_the_accuracy_like_pgd(attack: impl Fn(Norm) -> Box<dyn Attack>) {
     .unwrap();
     for (norm, eps) in RADII {
         let attack = attack(norm);
+        if !attack.info().norms.contains(&norm) {
+            continue;
+        }
         let accuracy = robust_accuracy(attack.as_ref(), norm, eps);
         let white_box = robust_accuracy(&pgd, norm, eps);
         assert!(
@@ -168,5 +181,19 @@ fn spsa_lowers_the_accuracy_of_a_linear_model() {
             ..Default::default()
         };
         Box::new(spsa.init().unwrap())
+    });
+}
+
+/// With the binary search over c: the default c = 0.25 alone leaves 40% robust.
+#[test]
+fn zoo_lowers_the_accuracy_of_a_linear_model() {
+    lowers_the_accuracy_like_pgd(|_| {
+        let zoo = ZooConfig {
+            steps: 200,
+            coordinates: 4,
+            search_steps: 3,
+            ..Default::default()
+        };
+        Box::new(zoo.init().unwrap())
     });
 }
