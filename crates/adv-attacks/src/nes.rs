@@ -40,7 +40,7 @@ use crate::{
 /// At most this many input values go through the oracle in one call: a step's samples are
 /// split into calls of at most this size (the rows' samples together), which changes no
 /// result.
-const CALL_VALUES: usize = 1 << 22;
+pub(crate) const CALL_VALUES: usize = 1 << 22;
 
 adv_core::options! {
     /// Configuration of [`Nes`].

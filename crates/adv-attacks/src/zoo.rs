@@ -33,6 +33,7 @@ use adv_core::burn::tensor::Tensor;
 use adv_core::{Knowledge, Loss, Norm, floats_from, to_floats};
 use rand::rngs::StdRng;
 
+use crate::nes::CALL_VALUES;
 use crate::{
     AttackError, AttackInfo, Context, Iterative, Observed, Result, ScoreOracle, Scores, Start,
     Step, StepInfo,
@@ -248,7 +249,7 @@ impl Iterative for Zoo {
         })
     }
 
-    /// Picks each row's coordinates, queries `x' +- h e_i` for all of them in one call,
+    /// Picks each row's coordinates, queries `x' +- h e_i` for all rows together,
     /// takes the Adam steps, and queries the new iterate for the harness's verdict.
     fn step(
         &self,
@@ -271,23 +272,31 @@ impl Iterative for Zoo {
                 rand::seq::index::sample(&mut rng, d, k).into_vec()
             })
             .collect();
-        let mut queries = Vec::with_capacity(ctx.len() * 2 * k * d);
-        let mut owners = Vec::with_capacity(ctx.len() * 2 * k);
-        for (row, coordinates) in chosen.iter().enumerate() {
-            let point = &at[row * d..(row + 1) * d];
-            for &i in coordinates {
-                for shift in [h, -h] {
-                    let start = queries.len();
-                    queries.extend_from_slice(point);
-                    queries[start + i] += shift;
-                    owners.push(row);
-                }
-            }
-        }
+        // Each row's queries x' + h e_i and x' - h e_i, through the oracle in calls of at most
+        // CALL_VALUES input values.
+        let jobs: Vec<(usize, usize, f32)> = chosen
+            .iter()
+            .enumerate()
+            .flat_map(|(row, coordinates)| {
+                coordinates
+                    .iter()
+                    .flat_map(move |&i| [(row, i, h), (row, i, -h)])
+            })
+            .collect();
         let device = ctx.images().device();
-        let shape = [owners.len(), dims[1], dims[2], dims[3]];
-        let logits = model.scores_of(floats_from(queries, shape, &device), &owners)?;
-        let terms = Self::margin_terms(ctx, logits, &owners, &state.constants);
+        let mut terms = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks((CALL_VALUES / d).max(1)) {
+            let mut queries = Vec::with_capacity(chunk.len() * d);
+            for &(row, i, shift) in chunk {
+                let start = queries.len();
+                queries.extend_from_slice(&at[row * d..(row + 1) * d]);
+                queries[start + i] += shift;
+            }
+            let owners: Vec<usize> = chunk.iter().map(|job| job.0).collect();
+            let shape = [owners.len(), dims[1], dims[2], dims[3]];
+            let logits = model.scores_of(floats_from(queries, shape, &device), &owners)?;
+            terms.extend(Self::margin_terms(ctx, logits, &owners, &state.constants));
+        }
         let mut moved = Vec::with_capacity(at.len());
         for (row, coordinates) in chosen.iter().enumerate() {
             let delta = &mut state.delta[row];
