@@ -1,5 +1,6 @@
 //! `adv-bench run` and `merge` end to end: a run killed with SIGKILL and resumed, and a run
-//! spread over shards and merged, both give the report of an uninterrupted run.
+//! spread over shards and merged, both give the report of an uninterrupted run; resumes
+//! started while a run works are refused and lose nothing.
 
 mod common;
 
@@ -160,6 +161,64 @@ fn a_run_killed_midway_resumes_to_the_uninterrupted_report() {
     run_ok(&["run", "--resume", path(&dir)]);
     assert_eq!(journal_lines(&journal), 1 + UNITS);
     assert_eq!(report_without_times(&dir), expected);
+}
+
+/// One process per run folder, with real processes: while a run works, every resume of its
+/// folder is refused with one line and changes nothing; the run still ends with every unit
+/// and the uninterrupted report, and a resume after it appends nothing.
+#[test]
+fn concurrent_resumes_are_refused_and_lose_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let suite = write_suite(root.path());
+    let expected = uninterrupted(root.path(), &suite);
+
+    let dir = root.path().join("contended");
+    let journal = dir.join("journal.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adv-bench"))
+        .args(["run", path(&suite), "--out", path(&dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    // The header is written under the lock: from then on the folder is held.
+    while journal_lines(&journal) < 1 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the run stalls"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut refused = 0;
+    while refused < 5 && child.try_wait().unwrap().is_none() {
+        let output = Command::new(env!("CARGO_BIN_EXE_adv-bench"))
+            .args(["run", "--resume", path(&dir)])
+            .output()
+            .unwrap();
+        if output.status.success() {
+            // Only possible once the run has ended and released the folder.
+            assert!(
+                child.try_wait().unwrap().is_some(),
+                "a resume ran beside the run"
+            );
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("another process (pid "), "{stderr}");
+        refused += 1;
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(refused >= 1, "no resume was tried while the run worked");
+    assert_eq!(journal_lines(&journal), 1 + UNITS);
+    assert_eq!(report_without_times(&dir), expected);
+    run_ok(&["run", "--resume", path(&dir)]);
+    assert_eq!(
+        journal_lines(&journal),
+        1 + UNITS,
+        "a complete run appends nothing"
+    );
 }
 
 #[test]
