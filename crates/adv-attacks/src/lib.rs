@@ -84,4 +84,5 @@ attacks! {
     nes,
     spsa,
     zoo,
+    nattack,
 }

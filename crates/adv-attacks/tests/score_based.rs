@@ -4,8 +4,8 @@
 mod common;
 
 use adv_attacks::{
-    AdamStepSize, Attack, NesConfig, PgdConfig, RunOptions, SpsaConfig, StepSize, ZooConfig,
-    attack_batch,
+    AdamStepSize, Attack, NattackConfig, NesConfig, PgdConfig, RunOptions, SpsaConfig, StepSize,
+    ZooConfig, attack_batch,
 };
 use adv_core::{Budget, Counted, Norm, ThreatModel};
 use common::{Linear, batch, pseudo_random};
@@ -81,6 +81,14 @@ proptest! {
         let per_step = samples as u64 + 1;
         let spsa = SpsaConfig { samples, queries: per_step * steps, ..Default::default() }.init().unwrap();
         spends_exactly_its_steps(&spsa, norm, budget, per_step, steps);
+    }
+
+    /// Any population size (no antithetic pairs): budgets that are and are not multiples.
+    #[test]
+    fn nattack_never_spends_more_than_the_budget(norm in norm(), budget in 1u64..60, samples in 2usize..9, steps in 1u64..8) {
+        let per_step = samples as u64 + 1;
+        let nattack = NattackConfig { samples, queries: per_step * steps, ..Default::default() }.init().unwrap();
+        spends_exactly_its_steps(&nattack, norm, budget, per_step, steps);
     }
 
     /// At most three coordinates, so that each step spends its full `2 * coordinates + 1` on
@@ -195,5 +203,17 @@ fn zoo_lowers_the_accuracy_of_a_linear_model() {
             ..Default::default()
         };
         Box::new(zoo.init().unwrap())
+    });
+}
+
+#[test]
+fn nattack_lowers_the_accuracy_of_a_linear_model() {
+    lowers_the_accuracy_like_pgd(|_| {
+        let nattack = NattackConfig {
+            samples: 20,
+            queries: 21 * 30,
+            ..Default::default()
+        };
+        Box::new(nattack.init().unwrap())
     });
 }
