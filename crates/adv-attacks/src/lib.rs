@@ -85,4 +85,5 @@ attacks! {
     spsa,
     zoo,
     nattack,
+    hopskipjump,
 }
