@@ -86,4 +86,5 @@ attacks! {
     zoo,
     nattack,
     hopskipjump,
+    boundary,
 }

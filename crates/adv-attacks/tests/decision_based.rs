@@ -3,7 +3,7 @@
 
 mod common;
 
-use adv_attacks::{Attack, HopSkipJumpConfig, RunOptions, attack_batch};
+use adv_attacks::{Attack, BoundaryConfig, HopSkipJumpConfig, RunOptions, attack_batch};
 use adv_core::{Budget, Counted, Knowledge, Norm, ThreatModel};
 use common::{Linear, batch, pseudo_random};
 use proptest::prelude::*;
@@ -85,6 +85,12 @@ proptest! {
         let hsj = HopSkipJumpConfig { queries, iterations: 8, init_evals: 20, ..Default::default() }.init().unwrap();
         stays_within(&hsj, norm, 0.3, budget, seed);
     }
+
+    #[test]
+    fn boundary_never_spends_more_than_the_budget(budget in 1u64..400, queries in 1u64..600, directions in 1usize..30, seed in any::<u64>()) {
+        let boundary = BoundaryConfig { queries, directions, ..Default::default() }.init().unwrap();
+        stays_within(&boundary, Norm::L2, 0.3, budget, seed);
+    }
 }
 
 /// White-box PGD-50 leaves 10% (Linf 0.2) and 0% (L2 0.6) robust; 2,000 label queries take
@@ -102,4 +108,18 @@ fn hopskipjump_lowers_the_accuracy_of_a_linear_model() {
         assert!(accuracy <= 0.2, "{norm} {eps}: accuracy {accuracy}");
         assert!(queries <= 2_000);
     }
+}
+
+/// 2,000 label queries take the Boundary attack from 100% to at most 20% at L2 0.6 (PGD-50: 0%).
+#[test]
+fn boundary_lowers_the_accuracy_of_a_linear_model() {
+    let boundary = BoundaryConfig {
+        queries: 2_000,
+        ..Default::default()
+    }
+    .init()
+    .unwrap();
+    let (accuracy, queries) = robust_accuracy(&boundary, Norm::L2, 0.6);
+    assert!(accuracy <= 0.2, "accuracy {accuracy}");
+    assert!(queries <= 2_000);
 }
