@@ -87,4 +87,5 @@ attacks! {
     nattack,
     hopskipjump,
     boundary,
+    evolutionary,
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use adv_attacks::{Attack, BoundaryConfig, HopSkipJumpConfig, RunOptions, attack_batch};
+use adv_attacks::{
+    Attack, BoundaryConfig, EvolutionaryConfig, HopSkipJumpConfig, RunOptions, attack_batch,
+};
 use adv_core::{Budget, Counted, Knowledge, Norm, ThreatModel};
 use common::{Linear, batch, pseudo_random};
 use proptest::prelude::*;
@@ -91,6 +93,12 @@ proptest! {
         let boundary = BoundaryConfig { queries, directions, ..Default::default() }.init().unwrap();
         stays_within(&boundary, Norm::L2, 0.3, budget, seed);
     }
+
+    #[test]
+    fn evolutionary_never_spends_more_than_the_budget(budget in 1u64..400, queries in 1u64..600, reduced_size in 0usize..3, seed in any::<u64>()) {
+        let evolutionary = EvolutionaryConfig { queries, reduced_size, ..Default::default() }.init().unwrap();
+        stays_within(&evolutionary, Norm::L2, 0.3, budget, seed);
+    }
 }
 
 /// White-box PGD-50 leaves 10% (Linf 0.2) and 0% (L2 0.6) robust; 2,000 label queries take
@@ -120,6 +128,21 @@ fn boundary_lowers_the_accuracy_of_a_linear_model() {
     .init()
     .unwrap();
     let (accuracy, queries) = robust_accuracy(&boundary, Norm::L2, 0.6);
+    assert!(accuracy <= 0.2, "accuracy {accuracy}");
+    assert!(queries <= 2_000);
+}
+
+/// 2,000 label queries take the Evolutionary attack from 100% to at most 20% at L2 0.6 (PGD-50:
+/// 0%).
+#[test]
+fn evolutionary_lowers_the_accuracy_of_a_linear_model() {
+    let evolutionary = EvolutionaryConfig {
+        queries: 2_000,
+        ..Default::default()
+    }
+    .init()
+    .unwrap();
+    let (accuracy, queries) = robust_accuracy(&evolutionary, Norm::L2, 0.6);
     assert!(accuracy <= 0.2, "accuracy {accuracy}");
     assert!(queries <= 2_000);
 }
