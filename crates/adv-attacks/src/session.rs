@@ -1085,13 +1085,25 @@ impl<'a> Session<'a> {
         };
         let distances = to_floats(self.threat.norm.norms(examples.clone() - x0));
         let counts = self.meter.counts();
+        // An example can fool the model only once projected into the ball (an iterate outside
+        // it, as FAB's or DeepFool's, inside AutoAttack too): its success is then first known
+        // at the sample's last judged iterate, so that every verified success has a time.
+        let mut first_success = self.tracker.first_success.clone();
+        for (k, first) in first_success.iter_mut().enumerate() {
+            if success[k] && first.is_none() {
+                *first = Some(self.tracker.last_verdict[k].unwrap_or(FirstSuccess {
+                    step: 0,
+                    queries: counts.queries[k],
+                }));
+            }
+        }
         Ok(Finished {
             examples,
             success,
             distances,
             queries: counts.queries,
             gradients: counts.gradients,
-            first_success: self.tracker.first_success.clone(),
+            first_success,
             iterates: self.next_iterate,
             cost: counts.attack,
             harness_cost: counts.harness,

@@ -40,6 +40,8 @@ pub(crate) struct Tracker {
     /// Whether `best` was ever set from an iterate (else it is the clean image).
     has_best: Vec<bool>,
     pub first_success: Vec<Option<FirstSuccess>>,
+    /// The step and query count of the latest verdict recorded for the sample.
+    pub last_verdict: Vec<Option<FirstSuccess>>,
     /// Fooled at some iterate of the current run.
     fooled_in_run: Vec<bool>,
     /// Fooled at some iterate of the last completed run.
@@ -59,6 +61,7 @@ impl Tracker {
             best_margin: vec![f32::NEG_INFINITY; m],
             has_best: vec![false; m],
             first_success: vec![None; m],
+            last_verdict: vec![None; m],
             fooled_in_run: vec![false; m],
             fooled_last_run: vec![false; m],
             done: vec![false; m],
@@ -83,6 +86,10 @@ impl Tracker {
             if self.done[row] {
                 continue;
             }
+            self.last_verdict[row] = Some(FirstSuccess {
+                step,
+                queries: queries[row],
+            });
             let better = if verdict.adversarial {
                 self.fooled_in_run[row] = true;
                 !self.found[row] || verdict.distance < self.best_distance[row]
