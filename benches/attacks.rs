@@ -1,11 +1,15 @@
 //! Attack and forward-pass throughput on the default backend, batch 128 (small CNN on digits
-//! and CIFAR shapes; PGD-10 on ResNet-20 for CIFAR):
-//! `cargo bench -p adv-benches`. Figures are images per second (divan's item counter).
+//! and CIFAR shapes; PGD-10 on ResNet-20 for CIFAR; NES and Square on ResNet-20 in queries
+//! per second): `cargo bench -p adv-benches` (`--features tch` for LibTorch). Figures are
+//! images per second, or queries per second for the score-based attacks (divan's item
+//! counter).
 //!
 //! Every measured closure reads its result back to the host (the harness does so to decide
 //! success), so asynchronous backends are synchronized inside the timing.
 
-use adv_attacks::{Attack, FgsmConfig, PgdConfig, RunOptions, attack_batch};
+use adv_attacks::{
+    Attack, FgsmConfig, NesConfig, PgdConfig, RunOptions, SquareConfig, attack_batch,
+};
 use adv_benches::{batch, model};
 use adv_core::burn::tensor::Device;
 use adv_core::{Classifier, Norm, ThreatModel, to_floats};
@@ -112,4 +116,46 @@ fn pgd_10(bencher: Bencher, name: &str) {
 #[divan::bench(sample_count = 3)]
 fn pgd_10_resnet20(bencher: Bencher) {
     run_attack(bencher, "resnet20", [3, 32, 32], &pgd_10_config());
+}
+
+/// Queries per second of a score-based attack on ResNet-20 (CIFAR shapes, batch 128): every
+/// sample stays robust at the tiny radius, so each run spends its whole budget; the counter is
+/// the queries the oracle counted in one run (the harness's passes included).
+fn score_queries_resnet20(bencher: Bencher, attack: &dyn Attack) {
+    let device = Device::default();
+    let shape = [3, 32, 32];
+    let model = model("resnet20", shape, &device);
+    let batch = batch(&model, BATCH, shape, &device);
+    let threat = ThreatModel::new(Norm::Linf, 1e-6).expect("a valid radius");
+    let options = RunOptions::default();
+    let run = || attack_batch(attack, &model, &batch, &threat, &options).expect("the attack runs");
+    let queries: u64 = run().queries.iter().sum();
+    bencher
+        .counter(ItemsCount::new(queries as usize))
+        .bench_local(run);
+}
+
+/// NES with 50 samples per estimate and 102 queries per sample: two steps.
+#[divan::bench(sample_count = 3)]
+fn nes_queries_resnet20(bencher: Bencher) {
+    let nes = NesConfig {
+        samples: 50,
+        queries: 102,
+        ..Default::default()
+    }
+    .init()
+    .expect("valid NES settings");
+    score_queries_resnet20(bencher, &nes);
+}
+
+/// Square with 100 queries per sample.
+#[divan::bench(sample_count = 3)]
+fn square_queries_resnet20(bencher: Bencher) {
+    let square = SquareConfig {
+        queries: 100,
+        ..Default::default()
+    }
+    .init()
+    .expect("valid Square settings");
+    score_queries_resnet20(bencher, &square);
 }
