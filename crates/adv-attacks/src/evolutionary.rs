@@ -38,7 +38,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::hopskipjump::{Judge, Probe, Search, Walk, allowances, ask, distance, iterate_of};
+use crate::hopskipjump::{Judge, Probe, Search, Walk, allowances, ask, distance, step_to};
 use crate::{
     AttackError, AttackInfo, Context, DecisionOracle, Decisions, Iterative, Observed, Result,
     Start, Step, StepInfo,
@@ -389,8 +389,7 @@ impl Iterative for Evolutionary {
     ) -> Result<Step> {
         let x0 = to_floats(ctx.images().clone());
         let d = x0.len() / ctx.len().max(1);
-        let spent: Vec<u64> = state.rows.iter().map(|r| r.walk.spent).collect();
-        let allowed = allowances(model, &spent, self.config.queries);
+        let allowed = allowances(model, state.rows.iter().map(|r| &r.walk), self.config.queries);
         let counts: Vec<usize> = state
             .rows
             .iter()
@@ -416,12 +415,7 @@ impl Iterative for Evolutionary {
                 row.walk.spent += count as u64;
             }
         }
-        let (next, observed) = iterate_of(ctx, state.rows.iter().map(|r| &r.walk))?;
-        Ok(Step {
-            at_next: observed,
-            stop,
-            ..Step::to(next)
-        })
+        step_to(ctx, state.rows.iter().map(|r| &r.walk), stop)
     }
 }
 

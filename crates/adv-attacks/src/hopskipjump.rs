@@ -191,14 +191,19 @@ pub(crate) fn ask(
     Ok(())
 }
 
-/// Queries each row may still make: the oracle's remaining budget and the attack's own cap.
-pub(crate) fn allowances(model: &DecisionOracle<'_>, spent: &[u64], cap: u64) -> Vec<u64> {
+/// Queries each row may still make: the oracle's remaining budget and the attack's own cap
+/// less what the row's walk has spent.
+pub(crate) fn allowances<'a>(
+    model: &DecisionOracle<'_>,
+    walks: impl Iterator<Item = &'a Walk>,
+    cap: u64,
+) -> Vec<u64> {
     model
         .remaining()
         .iter()
-        .zip(spent)
-        .map(|(remaining, &spent)| {
-            let own = cap.saturating_sub(spent);
+        .zip(walks)
+        .map(|(remaining, walk)| {
+            let own = cap.saturating_sub(walk.spent);
             remaining.map_or(own, |r| r.min(own))
         })
         .collect()
@@ -309,11 +314,13 @@ impl Walk {
     }
 }
 
-/// The iterate of every row (its latest point) and the labels there, for the harness's verdict.
-pub(crate) fn iterate_of<'a>(
+/// The step of a round to every row's latest point, with the labels there as the harness's
+/// verdict; `stop` ends the run.
+pub(crate) fn step_to<'a>(
     ctx: &Context,
     walks: impl Iterator<Item = &'a Walk>,
-) -> Result<(Tensor<4>, Observed)> {
+    stop: bool,
+) -> Result<Step> {
     let mut points = Vec::new();
     let mut labels = Vec::new();
     for walk in walks {
@@ -323,10 +330,11 @@ pub(crate) fn iterate_of<'a>(
         })?);
     }
     let device = ctx.images().device();
-    Ok((
-        floats_from(points, ctx.images().dims(), &device),
-        Observed::Labels(ints_from(&labels, &device)),
-    ))
+    Ok(Step {
+        at_next: Observed::Labels(ints_from(&labels, &device)),
+        stop,
+        ..Step::to(floats_from(points, ctx.images().dims(), &device))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,8 +765,7 @@ impl Iterative for HopSkipJump {
         let x0 = to_floats(ctx.images().clone());
         let d = x0.len() / ctx.len().max(1);
         let (norm, bounds) = (ctx.norm(), ctx.bounds());
-        let spent: Vec<u64> = state.rows.iter().map(|r| r.walk.spent).collect();
-        let allowed = allowances(model, &spent, self.config.queries);
+        let allowed = allowances(model, state.rows.iter().map(|r| &r.walk), self.config.queries);
         let counts: Vec<usize> = state
             .rows
             .iter_mut()
@@ -769,12 +776,7 @@ impl Iterative for HopSkipJump {
             })
             .collect();
         if counts.iter().all(|&c| c == 0) {
-            let (next, observed) = iterate_of(ctx, state.rows.iter().map(|r| &r.walk))?;
-            return Ok(Step {
-                at_next: observed,
-                stop: true,
-                ..Step::to(next)
-            });
+            return step_to(ctx, state.rows.iter().map(|r| &r.walk), true);
         }
         let mut round = Round {
             attack: self,
@@ -795,11 +797,7 @@ impl Iterative for HopSkipJump {
             row.pending.clear();
             self.settle(row, &x0[r * d..(r + 1) * d], norm, bounds);
         }
-        let (next, observed) = iterate_of(ctx, state.rows.iter().map(|r| &r.walk))?;
-        Ok(Step {
-            at_next: observed,
-            ..Step::to(next)
-        })
+        step_to(ctx, state.rows.iter().map(|r| &r.walk), false)
     }
 }
 
